@@ -1,6 +1,9 @@
 package dev.jbert.core.cli;
 
 import dev.jbert.tokenizer.TokenizerException;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -18,12 +21,16 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        var out = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), false);
+        var err = new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
+        int code = run(out, err, args);
+        out.flush();
+        System.exit(code);
     }
 
-    /** Runs the tool as the launcher would, returning the exit code (tests call this). */
-    public static int run(String... args) {
-        CommandLine commandLine = new CommandLine(new Main());
+    /** Runs the tool as the launcher would, writing to {@code out} and {@code err}; returns the exit code. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine commandLine = new CommandLine(new Main()).setOut(out).setErr(err);
         commandLine.setExecutionExceptionHandler((error, cl, parsed) -> {
             if (error instanceof UserError || error instanceof TokenizerException) {
                 cl.getErr().println("jbert: " + error.getMessage());

@@ -13,13 +13,14 @@ import dev.jbert.tokenizer.Window;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 /**
@@ -41,6 +42,9 @@ import picocli.CommandLine.Option;
 final class TokenizeCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--vocab", paramLabel = "FILE", description = "WordPiece vocab, one token per line (default: the bundled bert-base-uncased vocab).")
     Path vocabFile;
 
@@ -57,7 +61,7 @@ final class TokenizeCommand implements Callable<Integer> {
         BertTokenizer tokenizer = new BertTokenizer(vocabFile == null ? Vocab.bertBaseUncased() : Vocab.load(vocabFile));
 
         var in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8), 1 << 16);
-        Writer out = new OutputStreamWriter(System.out, StandardCharsets.UTF_8);
+        Writer out = spec.commandLine().getOut();
         try (JsonGenerator json = new JsonFactory().createGenerator(out).disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET)) {
             json.setRootValueSeparator(null);
             int lineNumber = 0;
