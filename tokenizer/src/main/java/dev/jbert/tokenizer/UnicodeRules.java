@@ -82,7 +82,7 @@ final class UnicodeRules {
                 else if (n > 1 || folded[0] > 0xFFFF || isWhitespace(folded[0])) kind = COMPLEX;
                 else if (isChineseChar(cp)) kind = CJK;
                 else kind = isPunctuation(folded[0]) ? PUNCT : LETTER;
-                if (n == 1) FOLDED[cp] = (char) folded[0];
+                if (kind != DROP && kind != COMPLEX) FOLDED[cp] = (char) folded[0];
             }
             KIND[cp] = kind;
         }
