@@ -33,7 +33,8 @@ public final class Main implements Runnable {
         CommandLine commandLine = new CommandLine(new Main()).setOut(out).setErr(err);
         commandLine.setExecutionExceptionHandler((error, cl, parsed) -> {
             if (error instanceof UserError || error instanceof TokenizerException) {
-                cl.getErr().println("jbert: " + error.getMessage());
+                // one line, whatever the message quotes from the input
+                cl.getErr().println("jbert: " + error.getMessage().replaceAll("\\R", " "));
                 cl.getErr().flush();
                 return EXIT_USER_ERROR;
             }

@@ -3,6 +3,7 @@ package dev.jbert.core.cli;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jbert.tokenizer.BertTokenizer;
@@ -40,7 +41,7 @@ import picocli.CommandLine.Option;
             "{\"windows\": [{\"input_ids\": [...], \"token_type_ids\": [...], \"offsets\": [[start, end] | null, ...]}]}.",
             "Offsets count code points. Blank lines are skipped."})
 final class TokenizeCommand implements Callable<Integer> {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     @Spec
     CommandSpec spec;

@@ -90,6 +90,7 @@ class TokenizeCommandTest {
     void badInputNamesTheLineAndExitsWith2() {
         assertUserError(tokenize("{\"text\": \"ok\"}\n{not json\n"), "stdin line 2: not valid JSON");
         assertUserError(tokenize("[1, 2]\n"), "stdin line 1: expected a JSON object");
+        assertUserError(tokenize("{\"text\": \"a\"} {\"text\": \"b\"}\n"), "stdin line 1: not valid JSON");
         assertUserError(tokenize("{\"words\": \"x\"}\n"), "stdin line 1: expected {\"text\"");
         assertUserError(tokenize("{\"text\": 5}\n"), "stdin line 1: field \"text\" must be a string");
         assertUserError(tokenize("{\"question\": \"q\"}\n"), "stdin line 1: field \"context\" must be a string");
