@@ -2,16 +2,12 @@ package dev.jbert.bench;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jbert.tokenizer.BertTokenizer;
-import dev.jbert.tokenizer.HuggingFaceTokenizerJson;
+import dev.jbert.tokenizer.HuggingFaceBert;
+import dev.jbert.tokenizer.SquadPairs;
 import dev.jbert.tokenizer.Truncation;
 import dev.jbert.tokenizer.Window;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -46,33 +42,17 @@ import org.openjdk.jmh.infra.Blackhole;
 public class TokenizerBenchmark {
     static final Truncation RUN_QA = new Truncation(384, 128);
 
-    List<String> questions = new ArrayList<>(), contexts = new ArrayList<>();
+    List<String> questions, contexts;
     BertTokenizer jbert;
     HuggingFaceTokenizer huggingFace;
 
     @Setup(Level.Trial)
-    public void setUp() throws IOException {
-        Path dev = Path.of(System.getProperty("jbert.squad.dev", "../shared/data/squad/dev-v1.1.json"));
-        for (JsonNode article : new ObjectMapper().readTree(dev.toFile()).get("data")) {
-            for (JsonNode paragraph : article.get("paragraphs")) {
-                for (JsonNode qa : paragraph.get("qas")) {
-                    questions.add(qa.get("question").textValue().stripLeading());
-                    contexts.add(paragraph.get("context").textValue());
-                }
-            }
-        }
+    public void setUp() {
+        SquadPairs dev = SquadPairs.read(Path.of(System.getProperty("jbert.squad.dev", "../shared/data/squad/dev-v1.1.json")));
+        questions = dev.questions().stream().map(String::stripLeading).toList();  // as run_qa does
+        contexts = dev.contexts();
         jbert = BertTokenizer.bertBaseUncased();
-        Path json = Files.createTempDirectory("jbert-bench").resolve("tokenizer.json");
-        Files.writeString(json, HuggingFaceTokenizerJson.of(jbert.vocab()));
-        huggingFace = HuggingFaceTokenizer.builder()
-                .optTokenizerPath(json)
-                .optAddSpecialTokens(true)
-                .optPadding(false)
-                .optTruncateSecondOnly()
-                .optMaxLength(RUN_QA.maxLength())
-                .optStride(RUN_QA.stride())
-                .optWithOverflowingTokens(true)
-                .build();
+        huggingFace = HuggingFaceBert.tokenizer(jbert.vocab(), RUN_QA, true);
     }
 
     @TearDown(Level.Trial)

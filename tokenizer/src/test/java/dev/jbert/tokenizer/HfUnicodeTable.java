@@ -45,9 +45,9 @@ class HfUnicodeTable {
         try (HuggingFaceReference hf = HuggingFaceReference.untruncated(jbert.vocab())) {
             for (int first = 0; first <= Character.MAX_CODE_POINT; first += 512) {
                 int last = Math.min(Character.MAX_CODE_POINT, first + 511);
-                if (differs(hf, jbert, first, last)) {
+                if (Parity.probeDiffers(hf, jbert, first, last)) {
                     for (int cp = first; cp <= last; cp++) {
-                        if (differs(hf, jbert, cp, cp) && categories.putIfAbsent(cp, "letter") == null) added++;
+                        if (Parity.probeDiffers(hf, jbert, cp, cp) && categories.putIfAbsent(cp, "letter") == null) added++;
                     }
                 }
             }
@@ -66,11 +66,6 @@ class HfUnicodeTable {
         if (start >= 0) lines.add(range(start, previous, category));
         Files.write(FILE, lines);
         System.out.println("added " + added + " code points; " + FILE + " has " + (lines.size() - header.size()) + " ranges");
-    }
-
-    private static boolean differs(HuggingFaceReference hf, BertTokenizer jbert, int first, int last) {
-        String text = Parity.probe(first, last);
-        return !text.isEmpty() && Parity.difference(hf.encode(text), List.of(jbert.encode(text)), jbert) != null;
     }
 
     private static String range(int first, int last, String category) {

@@ -3,19 +3,13 @@ package dev.jbert.tokenizer;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.huggingface.tokenizers.jni.CharSpan;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /**
- * Hugging Face's own Rust tokenizer (through DJL), configured exactly as bert-base-uncased's
- * {@code tokenizer.json} ({@link HuggingFaceTokenizerJson}): the reference that jbert's tokenizer is
- * compared with, token for token. DJL loads the native library bundled in its jar (RUST_FLAVOR=cpu,
- * cache under target/, set by surefire), so nothing is downloaded.
+ * Hugging Face's tokenizer ({@link HuggingFaceBert}) as the tests use it: the windows it makes for
+ * an input, in jbert's terms, so they can be compared with jbert's token for token.
  */
 final class HuggingFaceReference implements AutoCloseable {
     private final HuggingFaceTokenizer tokenizer;
@@ -40,26 +34,7 @@ final class HuggingFaceReference implements AutoCloseable {
     }
 
     private static HuggingFaceReference build(Vocab vocab, Truncation truncation, boolean secondOnly) {
-        try {
-            Path json = Files.createDirectories(Path.of("target", "hf-reference")).resolve("tokenizer.json");
-            Files.writeString(json, HuggingFaceTokenizerJson.of(vocab));
-            var builder = HuggingFaceTokenizer.builder()
-                    .optTokenizerPath(json)
-                    .optAddSpecialTokens(true)
-                    .optPadding(false);
-            if (truncation == null) {
-                builder.optTruncation(false);
-            } else {
-                if (secondOnly) builder.optTruncateSecondOnly();
-                else builder.optTruncation(true);
-                builder.optMaxLength(truncation.maxLength())
-                        .optStride(truncation.stride())
-                        .optWithOverflowingTokens(true);
-            }
-            return new HuggingFaceReference(builder.build());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return new HuggingFaceReference(HuggingFaceBert.tokenizer(vocab, truncation, secondOnly));
     }
 
     List<Expected> encode(String text) {

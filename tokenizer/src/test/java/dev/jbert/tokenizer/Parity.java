@@ -63,4 +63,10 @@ final class Parity {
         }
         return sb.toString();
     }
+
+    /** Whether jbert and HF disagree anywhere on {@link #probe} of {@code [first, last]}. */
+    static boolean probeDiffers(HuggingFaceReference hf, BertTokenizer jbert, int first, int last) {
+        String text = probe(first, last);
+        return !text.isEmpty() && difference(hf.encode(text), List.of(jbert.encode(text)), jbert) != null;
+    }
 }

@@ -11,8 +11,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The (question, context) pairs of a SQuAD file in ../shared, for tests that need real text. */
-record SquadPairs(List<String> questions, List<String> contexts) {
+/** The (question, context) pairs of a SQuAD file, for tests and benchmarks that need real text. */
+public record SquadPairs(List<String> questions, List<String> contexts) {
 
     /** The pairs of {@code ../shared/data/squad/NAME}; the test is skipped, visibly, when it is absent. */
     static SquadPairs load(String name) {
@@ -21,6 +21,11 @@ record SquadPairs(List<String> questions, List<String> contexts) {
             System.out.println("SKIPPED: " + file + " is absent, so SQuAD parity is not checked here (CI has it)");
             assumeTrue(false, file + " is absent");
         }
+        return read(file);
+    }
+
+    /** Every pair of a SQuAD JSON file, in file order. */
+    public static SquadPairs read(Path file) {
         List<String> questions = new ArrayList<>(), contexts = new ArrayList<>();
         try {
             for (JsonNode article : new ObjectMapper().readTree(file.toFile()).get("data")) {

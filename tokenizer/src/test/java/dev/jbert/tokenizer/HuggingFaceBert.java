@@ -1,25 +1,58 @@
 package dev.jbert.tokenizer;
 
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
- * Writes the {@code tokenizer.json} that Hugging Face's tokenizers library would load for
- * bert-base-uncased, from a vocab: BertNormalizer (clean text, CJK spacing, lower-casing, accent
- * stripping), BertPreTokenizer, WordPiece with {@code ##} and 100 characters per word, the
- * {@code [CLS] A [SEP] B [SEP]} template, and the five special tokens as added tokens. Tests and
- * benchmarks build HF's reference tokenizer from it, with no network.
+ * Hugging Face's own Rust tokenizer (through DJL) set up as bert-base-uncased's: the reference in
+ * parity tests and the peer in benchmarks. Its {@code tokenizer.json} is written here from a vocab:
+ * BertNormalizer (clean text, CJK spacing, lower-casing, accent stripping), BertPreTokenizer,
+ * WordPiece with {@code ##} and 100 characters per word, the {@code [CLS] A [SEP] B [SEP]} template,
+ * and the five special tokens as added tokens. Nothing is downloaded: DJL loads the native library
+ * bundled in its jar when RUST_FLAVOR=cpu (surefire and scripts/bench set it).
  */
-public final class HuggingFaceTokenizerJson {
-    private HuggingFaceTokenizerJson() {}
+public final class HuggingFaceBert {
+    private HuggingFaceBert() {}
+
+    /**
+     * HF's tokenizer with {@code vocab}. Without {@code truncation} it never cuts; with it, it makes
+     * overflowing windows, cutting only the second sequence of a pair when {@code secondOnly}
+     * (run_qa's "only_second") and the one sequence otherwise.
+     */
+    public static HuggingFaceTokenizer tokenizer(Vocab vocab, Truncation truncation, boolean secondOnly) {
+        try {
+            Path json = Files.createTempFile("jbert-hf-", "-tokenizer.json");
+            json.toFile().deleteOnExit();
+            Files.writeString(json, tokenizerJson(vocab));
+            var builder = HuggingFaceTokenizer.builder()
+                    .optTokenizerPath(json)
+                    .optAddSpecialTokens(true)
+                    .optPadding(false);
+            if (truncation == null) {
+                builder.optTruncation(false);
+            } else {
+                if (secondOnly) builder.optTruncateSecondOnly();
+                else builder.optTruncation(true);
+                builder.optMaxLength(truncation.maxLength())
+                        .optStride(truncation.stride())
+                        .optWithOverflowingTokens(true);
+            }
+            return builder.build();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 
     /** bert-base-uncased's tokenizer.json, with the words of {@code vocab}. */
-    public static String of(Vocab vocab) {
+    static String tokenizerJson(Vocab vocab) {
         JsonNodeFactory f = JsonNodeFactory.instance;
         ObjectNode root = f.objectNode();
         root.put("version", "1.0");
