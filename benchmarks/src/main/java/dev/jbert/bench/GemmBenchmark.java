@@ -1,0 +1,199 @@
+package dev.jbert.bench;
+
+import dev.jbert.kernels.cpu.Gemm;
+import dev.jbert.kernels.cpu.Parallel;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.FloatPointer;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+
+/**
+ * Every GEMM of a bert-base training step at batch 8 x 384 tokens (3072 rows), 2 threads: jbert's
+ * {@link Gemm} against OpenBLAS ({@link OpenBlas}, cblas_sgemm) in the same run. One op is one GEMM
+ * (or one batch of 96 for attention), so GFLOP/s = ops/s x {@link Shape#flops()} / 1e9.
+ *
+ * <p>Linear weights are W[out][in]: forward y = x Wᵀ, dX = dY W, dW += dYᵀ X. Attention is 8 x 12
+ * heads of T = 384, D = 64. The goal is at least OpenBLAS's speed on every shape.
+ *
+ * <p>{@link #main} runs this and {@link PeakFlopsBenchmark} and prints a table of GFLOP/s and the
+ * jbert / OpenBLAS ratio: {@code scripts/bench --main dev.jbert.bench.GemmBenchmark [JMH options]}.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx8g"})
+public class GemmBenchmark {
+    static final int ROWS = 8 * 384, HEADS = 8 * 12, T = 384, D = 64;
+
+    /** One GEMM of the training step: C[m][n] (batch of them) = op(A)[m][k] op(B)[k][n] + beta C. */
+    record Shape(String name, boolean transA, boolean transB, int m, int n, int k, float beta, int batch) {
+        double flops() {
+            return 2.0 * m * n * k * batch;
+        }
+    }
+
+    static final List<Shape> SHAPES = new ArrayList<>();
+
+    static {
+        int[][] linears = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};  // {out, in}
+        String[] names = {"qkv", "attnOut", "ffnUp", "ffnDown"};
+        for (int l = 0; l < linears.length; l++) {
+            int out = linears[l][0], in = linears[l][1];
+            SHAPES.add(new Shape(names[l] + ".fwd", false, true, ROWS, out, in, 0f, 1));  // y = x Wᵀ
+            SHAPES.add(new Shape(names[l] + ".dX", false, false, ROWS, in, out, 0f, 1));  // dX = dY W
+            SHAPES.add(new Shape(names[l] + ".dW", true, false, out, in, ROWS, 1f, 1));   // dW += dYᵀ X
+        }
+        SHAPES.add(new Shape("attn.scores", false, true, T, T, D, 0f, HEADS));   // Q Kᵀ
+        SHAPES.add(new Shape("attn.context", false, false, T, D, T, 0f, HEADS)); // P V
+        SHAPES.add(new Shape("attn.dP", false, true, T, T, D, 0f, HEADS));       // dCtx Vᵀ
+        SHAPES.add(new Shape("attn.dV", true, false, T, D, T, 0f, HEADS));       // Pᵀ dCtx
+        SHAPES.add(new Shape("attn.dQ", false, false, T, D, T, 0f, HEADS));      // dS K
+        SHAPES.add(new Shape("attn.dK", true, false, T, D, T, 0f, HEADS));       // dSᵀ Q
+    }
+
+    static Shape shape(String name) {
+        return SHAPES.stream().filter(s -> s.name().equals(name)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no GEMM shape " + name));
+    }
+
+    @Param({"qkv.fwd", "qkv.dX", "qkv.dW", "attnOut.fwd", "attnOut.dX", "attnOut.dW",
+            "ffnUp.fwd", "ffnUp.dX", "ffnUp.dW", "ffnDown.fwd", "ffnDown.dX", "ffnDown.dW",
+            "attn.scores", "attn.context", "attn.dP", "attn.dV", "attn.dQ", "attn.dK"})
+    String shape;
+
+    @Param({"jbert", "openblas"})
+    String impl;
+
+    Shape s;
+    int strideA, strideB, strideC;
+    Parallel parallel;
+    Gemm gemm;
+    float[] a, b, c;
+    FloatPointer aNative, bNative, cNative;
+    FloatPointer[] aViews, bViews, cViews;  // matrix i of a batch, made once
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        s = shape(shape);
+        strideA = s.m() * s.k();
+        strideB = s.k() * s.n();
+        strideC = s.m() * s.n();
+        SplittableRandom random = new SplittableRandom(1);
+        a = random(random, strideA * s.batch());
+        b = random(random, strideB * s.batch());
+        c = random(random, strideC * s.batch());
+        if (impl.equals("jbert")) {
+            parallel = new Parallel(2);
+            gemm = new Gemm(parallel, true);
+        } else {
+            OpenBlas.setThreads(2);
+            aNative = new FloatPointer(a);
+            bNative = new FloatPointer(b);
+            cNative = new FloatPointer(c);
+            aViews = views(aNative, strideA, s.batch());
+            bViews = views(bNative, strideB, s.batch());
+            cViews = views(cNative, strideC, s.batch());
+            a = b = c = null;
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (parallel != null) {
+            parallel.close();
+        }
+        for (FloatPointer p : new FloatPointer[] {aNative, bNative, cNative}) {
+            if (p != null) {
+                p.close();
+            }
+        }
+    }
+
+    @Benchmark
+    public void gemm() {
+        if (gemm != null) {
+            gemm.gemmBatched(s.transA(), s.transB(), s.m(), s.n(), s.k(), 1f,
+                    a, 0, strideA, b, 0, strideB, s.beta(), c, 0, strideC, s.batch());
+        } else {
+            // OpenBLAS has no batched sgemm in this binding: one call per matrix, each on its 2 threads
+            for (int i = 0; i < s.batch(); i++) {
+                OpenBlas.sgemm(s.transA(), s.transB(), s.m(), s.n(), s.k(), 1f, aViews[i], bViews[i], s.beta(), cViews[i]);
+            }
+        }
+    }
+
+    static float[] random(SplittableRandom random, int size) {
+        float[] x = new float[size];
+        for (int i = 0; i < size; i++) {
+            x[i] = (float) random.nextDouble(-1, 1);
+        }
+        return x;
+    }
+
+    static FloatPointer[] views(FloatPointer base, int stride, int count) {
+        FloatPointer[] views = new FloatPointer[count];
+        for (int i = 0; i < count; i++) {
+            views[i] = new FloatPointer(base).position((long) i * stride);
+        }
+        return views;
+    }
+
+    /** Runs the GEMMs and the FMA peak with JMH's command-line options, then prints the GFLOP/s table. */
+    public static void main(String[] args) throws Exception {
+        OptionsBuilder options = new OptionsBuilder();
+        options.parent(new CommandLineOptions(args));
+        options.include(GemmBenchmark.class.getSimpleName() + "\\.").include(PeakFlopsBenchmark.class.getSimpleName() + "\\.");
+        Collection<RunResult> results = new Runner(options.build()).run();
+        double peak = Double.NaN;
+        List<String[]> rows = new ArrayList<>();
+        for (RunResult r : results) {
+            if (r.getParams().getBenchmark().contains(PeakFlopsBenchmark.class.getSimpleName())) {
+                peak = r.getPrimaryResult().getScore() * PeakFlopsBenchmark.FLOPS_PER_OP / 1e9;
+            }
+        }
+        System.out.println();
+        System.out.println("# openblas: " + OpenBlas.describe().replace("\n", " ").strip() + " (in this JVM; the forks set 2 threads)");
+        System.out.printf("# 2-thread fp32 FMA peak (PeakFlopsBenchmark): %.1f GFLOP/s%n", peak);
+        System.out.printf("%-14s %-22s %14s %14s %7s %8s%n", "shape", "(tA,tB) m x n x k", "jbert GFLOP/s", "openblas", "ratio", "of peak");
+        for (Shape shape : SHAPES) {
+            double jbert = gflops(results, shape, "jbert"), openblas = gflops(results, shape, "openblas");
+            if (Double.isNaN(jbert) && Double.isNaN(openblas)) {
+                continue;
+            }
+            String dims = "(%s,%s) %dx%dx%d%s".formatted(shape.transA() ? "T" : "N", shape.transB() ? "T" : "N",
+                    shape.m(), shape.n(), shape.k(), shape.batch() > 1 ? " x" + shape.batch() : "");
+            System.out.printf("%-14s %-22s %14.1f %14.1f %7.2f %7.0f%%%n", shape.name(), dims, jbert, openblas,
+                    jbert / openblas, 100 * jbert / peak);
+        }
+    }
+
+    static double gflops(Collection<RunResult> results, Shape shape, String impl) {
+        for (RunResult r : results) {
+            if (shape.name().equals(r.getParams().getParam("shape")) && impl.equals(r.getParams().getParam("impl"))) {
+                return r.getPrimaryResult().getScore() * shape.flops() / 1e9;
+            }
+        }
+        return Double.NaN;
+    }
+}

@@ -1,0 +1,172 @@
+package dev.jbert.kernels.cpu;
+
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The GEMM microkernel: one MR x NR tile of C from an MR-row sliver of packed A and an NR-column
+ * sliver of packed B (see {@link GemmPacking} for their layouts), NR being two vectors wide.
+ *
+ * <pre>
+ *   for p in 0..kc:  acc[MR][NR] += a[p][0..MR] (outer) b[p][0..NR]     (one FMA per element per p)
+ *   C[MR][NR] = alpha * acc + beta * C                                  (beta == 0: C is not read)
+ * </pre>
+ *
+ * <p>why 12 x 2 vectors: AVX-512 has 32 vector registers; 12 x 2 accumulators, two B vectors and
+ * one broadcast of A fill 27 of them, and each step does 24 FMAs for 2 vector loads and 12
+ * broadcasts. The accumulators are local variables so that they live in registers (an array of
+ * vectors would live in memory, ~35x slower). Measured alone (kc = 256, one thread, best of 50
+ * windows on a noisy 2-vCPU AVX-512 VM), as a fraction of a register-bound FMA loop: 12 x 2 0.75,
+ * 6 x 4 0.69, 8 x 3 0.68, 14 x 2 (spills) 0.63. NR follows the lane count; with 256-bit vectors
+ * and 16 registers (AVX2) this shape would spill, and a 6 x 2 kernel would be the one to add.
+ *
+ * <p>The scalar twin ({@link #tileScalar}) does the same FMAs in the same order, one lane at a time,
+ * so SIMD on and off give bitwise-identical results. Both write back through the same formulas.
+ */
+final class GemmKernel {
+    static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    static final int LANES = SPECIES.length();
+    /** Rows of a tile (and of a packed A sliver). */
+    static final int MR = 12;
+    /** Columns of a tile (and of a packed B sliver): two vectors. */
+    static final int NR = 2 * LANES;
+
+    private GemmKernel() {}
+
+    /**
+     * C[rows][cols] at {@code c[cAt]} (row stride ldc) = alpha * A-sliver . B-sliver + beta * C, for
+     * rows <= MR and cols <= NR. The accumulators go through {@code tile} (MR * NR floats, in L1) to
+     * C: a helper taking vectors as arguments would not always be inlined into this large method, and
+     * vectors passed across a call are boxed (that cost 50x). A partial tile is computed whole
+     * (packing pads with zeros) and only its valid part is written.
+     */
+    static void tile(int kc, float[] ap, int aAt, float[] bp, int bAt,
+                     float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta, float[] tile) {
+        FloatVector zero = FloatVector.zero(SPECIES);
+        FloatVector c0_0 = zero, c0_1 = zero, c1_0 = zero, c1_1 = zero, c2_0 = zero, c2_1 = zero, c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero, c5_0 = zero, c5_1 = zero, c6_0 = zero, c6_1 = zero, c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero, c9_0 = zero, c9_1 = zero, c10_0 = zero, c10_1 = zero, c11_0 = zero, c11_1 = zero;
+        for (int p = 0; p < kc; p++) {
+            int b = bAt + p * NR, a = aAt + p * MR;
+            FloatVector b0 = FloatVector.fromArray(SPECIES, bp, b);
+            FloatVector b1 = FloatVector.fromArray(SPECIES, bp, b + LANES);
+            FloatVector a0 = FloatVector.broadcast(SPECIES, ap[a + 0]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(SPECIES, ap[a + 1]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(SPECIES, ap[a + 2]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(SPECIES, ap[a + 3]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(SPECIES, ap[a + 4]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(SPECIES, ap[a + 5]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(SPECIES, ap[a + 6]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+            FloatVector a7 = FloatVector.broadcast(SPECIES, ap[a + 7]);
+            c7_0 = a7.fma(b0, c7_0);
+            c7_1 = a7.fma(b1, c7_1);
+            FloatVector a8 = FloatVector.broadcast(SPECIES, ap[a + 8]);
+            c8_0 = a8.fma(b0, c8_0);
+            c8_1 = a8.fma(b1, c8_1);
+            FloatVector a9 = FloatVector.broadcast(SPECIES, ap[a + 9]);
+            c9_0 = a9.fma(b0, c9_0);
+            c9_1 = a9.fma(b1, c9_1);
+            FloatVector a10 = FloatVector.broadcast(SPECIES, ap[a + 10]);
+            c10_0 = a10.fma(b0, c10_0);
+            c10_1 = a10.fma(b1, c10_1);
+            FloatVector a11 = FloatVector.broadcast(SPECIES, ap[a + 11]);
+            c11_0 = a11.fma(b0, c11_0);
+            c11_1 = a11.fma(b1, c11_1);
+        }
+        c0_0.intoArray(tile, 0 * NR);
+        c0_1.intoArray(tile, 0 * NR + LANES);
+        c1_0.intoArray(tile, 1 * NR);
+        c1_1.intoArray(tile, 1 * NR + LANES);
+        c2_0.intoArray(tile, 2 * NR);
+        c2_1.intoArray(tile, 2 * NR + LANES);
+        c3_0.intoArray(tile, 3 * NR);
+        c3_1.intoArray(tile, 3 * NR + LANES);
+        c4_0.intoArray(tile, 4 * NR);
+        c4_1.intoArray(tile, 4 * NR + LANES);
+        c5_0.intoArray(tile, 5 * NR);
+        c5_1.intoArray(tile, 5 * NR + LANES);
+        c6_0.intoArray(tile, 6 * NR);
+        c6_1.intoArray(tile, 6 * NR + LANES);
+        c7_0.intoArray(tile, 7 * NR);
+        c7_1.intoArray(tile, 7 * NR + LANES);
+        c8_0.intoArray(tile, 8 * NR);
+        c8_1.intoArray(tile, 8 * NR + LANES);
+        c9_0.intoArray(tile, 9 * NR);
+        c9_1.intoArray(tile, 9 * NR + LANES);
+        c10_0.intoArray(tile, 10 * NR);
+        c10_1.intoArray(tile, 10 * NR + LANES);
+        c11_0.intoArray(tile, 11 * NR);
+        c11_1.intoArray(tile, 11 * NR + LANES);
+        writeBack(tile, c, cAt, ldc, rows, cols, alpha, beta);
+    }
+
+    /** The same tile with plain float FMAs: the "SIMD off" reference. */
+    static void tileScalar(int kc, float[] ap, int aAt, float[] bp, int bAt,
+                           float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta, float[] tile) {
+        Arrays.fill(tile, 0f);
+        for (int p = 0; p < kc; p++) {
+            int b = bAt + p * NR, a = aAt + p * MR;
+            for (int i = 0; i < MR; i++) {
+                float ai = ap[a + i];
+                for (int j = 0; j < NR; j++) {
+                    tile[i * NR + j] = Math.fma(ai, bp[b + j], tile[i * NR + j]);
+                }
+            }
+        }
+        writeBack(tile, c, cAt, ldc, rows, cols, alpha, beta);
+    }
+
+    /**
+     * C[rows][cols] = alpha * tile + beta * C (C not read when beta == 0). Whole rows go two vectors
+     * at a time; the lanes of a partial tile one by one, with the same roundings.
+     */
+    private static void writeBack(float[] tile, float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta) {
+        if (cols == NR) {
+            FloatVector alphas = FloatVector.broadcast(SPECIES, alpha), betas = FloatVector.broadcast(SPECIES, beta);
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < NR; j += LANES) {
+                    int at = cAt + i * ldc + j;
+                    FloatVector acc = FloatVector.fromArray(SPECIES, tile, i * NR + j);
+                    if (beta == 0) {
+                        acc = acc.mul(alphas);
+                    } else if (beta == 1) {
+                        acc = acc.fma(alphas, FloatVector.fromArray(SPECIES, c, at));
+                    } else {
+                        acc = FloatVector.fromArray(SPECIES, c, at).fma(betas, acc.mul(alphas));
+                    }
+                    acc.intoArray(c, at);
+                }
+            }
+            return;
+        }
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                int at = cAt + i * ldc + j;
+                c[at] = update(tile[i * NR + j], beta == 0 ? 0f : c[at], alpha, beta);
+            }
+        }
+    }
+
+    /** alpha * acc + beta * c, rounded exactly as the vector lanes of {@link #writeBack} round it. */
+    private static float update(float acc, float c, float alpha, float beta) {
+        if (beta == 0) {
+            return acc * alpha;
+        }
+        return beta == 1 ? Math.fma(acc, alpha, c) : Math.fma(c, beta, acc * alpha);
+    }
+}

@@ -1,0 +1,88 @@
+package dev.jbert.kernels.cpu;
+
+import static dev.jbert.kernels.cpu.GemmKernel.MR;
+import static dev.jbert.kernels.cpu.GemmKernel.NR;
+
+/**
+ * Copies blocks of op(A) and op(B) into the order the microkernel reads them, so it streams through
+ * contiguous memory whatever the operands' layout. The transposes are handled here, which is why one
+ * microkernel serves all four transpose combinations.
+ *
+ * <pre>
+ *   packed A block (mc x kc): slivers of MR rows;    sliver s holds  a[p][r] at s*MR*kc + p*MR + r
+ *   packed B block (kc x nc): slivers of NR columns; sliver s holds  b[p][j] at s*NR*kc + p*NR + j
+ * </pre>
+ * A last, partial sliver is padded with zeros, so the microkernel always computes whole tiles.
+ */
+final class GemmPacking {
+    private GemmPacking() {}
+
+    /**
+     * Rows [i0, i0+mc) and columns [p0, p0+kc) of op(A) (m x k) into {@code dst}. A is stored [m][k],
+     * or [k][m] when transA.
+     */
+    static void packA(boolean transA, float[] a, int aOffset, int m, int k,
+                      int i0, int mc, int p0, int kc, float[] dst) {
+        for (int s = 0; s < mc; s += MR) {
+            int rows = Math.min(MR, mc - s), d = s * kc;
+            if (transA) {
+                // a row of stored A is contiguous along m: copy MR of it per p
+                for (int p = 0; p < kc; p++) {
+                    int src = aOffset + (p0 + p) * m + i0 + s, at = d + p * MR;
+                    System.arraycopy(a, src, dst, at, rows);
+                    for (int r = rows; r < MR; r++) {
+                        dst[at + r] = 0f;
+                    }
+                }
+            } else {
+                for (int r = 0; r < MR; r++) {
+                    if (r < rows) {
+                        int src = aOffset + (i0 + s + r) * k + p0;
+                        for (int p = 0; p < kc; p++) {
+                            dst[d + p * MR + r] = a[src + p];
+                        }
+                    } else {
+                        for (int p = 0; p < kc; p++) {
+                            dst[d + p * MR + r] = 0f;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Slivers [firstSliver, endSliver) of rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) (k x n)
+     * into {@code dst}; packing is split by slivers so that threads can share it. B is stored [k][n],
+     * or [n][k] when transB.
+     */
+    static void packB(boolean transB, float[] b, int bOffset, int n, int k,
+                      int p0, int kc, int j0, int nc, int firstSliver, int endSliver, float[] dst) {
+        for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
+            int cols = Math.min(NR, nc - s), d = s * kc;
+            if (transB) {
+                for (int j = 0; j < NR; j++) {
+                    if (j < cols) {
+                        int src = bOffset + (j0 + s + j) * k + p0;
+                        for (int p = 0; p < kc; p++) {
+                            dst[d + p * NR + j] = b[src + p];
+                        }
+                    } else {
+                        for (int p = 0; p < kc; p++) {
+                            dst[d + p * NR + j] = 0f;
+                        }
+                    }
+                }
+            } else {
+                // a row of stored B is contiguous along n: copy NR of it per p
+                for (int p = 0; p < kc; p++) {
+                    int src = bOffset + (p0 + p) * n + j0 + s, at = d + p * NR;
+                    System.arraycopy(b, src, dst, at, cols);
+                    for (int j = cols; j < NR; j++) {
+                        dst[at + j] = 0f;
+                    }
+                }
+            }
+        }
+    }
+}
