@@ -1,7 +1,15 @@
 /**
- * The compute ops of BERT (GEMM, softmax, LayerNorm, GELU, AdamW, ...) behind one backend
- * interface, with a pure-Java CPU backend and a CUDA backend. Empty until the kernels issue lands;
- * the module exists now so that the dependency graph (core uses tokenizer and kernels, which know
- * nothing of each other) is fixed from the start.
+ * The compute ops of BERT behind one interface, {@link dev.jbert.kernels.Backend}: memory as
+ * {@link dev.jbert.kernels.Buffer} handles, explicit copies in and out, and ops enqueued in order,
+ * so the same model code can drive Java arrays or a GPU.
+ *
+ * <ul>
+ *   <li>{@code dev.jbert.kernels.reference}: every op as plain loops in double precision. This is
+ *       the definition the backends are tested against, and the place to read the math.
+ *   <li>{@code dev.jbert.kernels.cpu}: the pure-Java backend: Vector API kernels, a cache-blocked
+ *       GEMM with packed panels, and one small {@code parallelFor} for all cores.
+ *   <li>{@link dev.jbert.kernels.Philox}: the counter-based RNG behind dropout, shared by every
+ *       backend so that masks match bit for bit.
+ * </ul>
  */
 package dev.jbert.kernels;

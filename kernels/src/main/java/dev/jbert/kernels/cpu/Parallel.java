@@ -105,6 +105,25 @@ public final class Parallel implements AutoCloseable {
         }
     }
 
+    /** A body over a range of indices {@code [start, end)}. */
+    @FunctionalInterface
+    public interface RangeBody {
+        void run(int start, int end);
+    }
+
+    /**
+     * Splits {@code [0, length)} into consecutive ranges of {@code grain} indices (the last one
+     * shorter) and runs them in parallel. The ranges depend on {@code grain} only, never on the
+     * thread count, so a reduction that keeps one partial per range is reproducible.
+     */
+    public void parallelForRanges(int length, int grain, RangeBody body) {
+        int ranges = (int) ((length + (long) grain - 1) / grain);
+        parallelFor(ranges, range -> {
+            int start = range * grain;
+            body.run(start, Math.min(length, start + grain));
+        });
+    }
+
     private void runShare() {
         insideBody.set(true);
         try {

@@ -1,0 +1,199 @@
+package dev.jbert.kernels;
+
+/**
+ * Everything BERT needs from a compute device: memory, copies, and the ops of the forward and
+ * backward pass. The model is written against this interface only, so it never knows whether a
+ * Java array or a GPU holds its numbers.
+ *
+ * <p>Contract, shared by every backend:
+ * <ul>
+ *   <li>Ops are enqueued in call order and may run asynchronously; {@link #copyOut} and
+ *       {@link #synchronize} wait for everything before them. (The CPU backend simply runs each
+ *       op before returning.)
+ *   <li>All matrices are row-major and densely packed. Shapes are given in the comments as
+ *       {@code [rows, cols]}; {@code B} is the batch, {@code T} tokens, {@code C} channels.
+ *   <li>Outputs named {@code d...} for activations are overwritten; gradients of parameters
+ *       ({@code dGamma}, {@code dBias}, {@code dTable}, ...) are accumulated into ({@code +=}), so
+ *       that gradient accumulation over micro-batches needs no extra pass. Zero them with
+ *       {@link #fill} at the start of a step.
+ *   <li>An output buffer may alias an input only where the method says so.
+ *   <li>Every op has a plain double-precision twin in {@code dev.jbert.kernels.reference}; that
+ *       twin is the definition, and the test harness holds each backend to it.
+ * </ul>
+ */
+public interface Backend extends AutoCloseable {
+
+    /** A short name for messages and benchmarks, e.g. {@code cpu (AVX-512, 2 threads)}. */
+    String name();
+
+    // ---- memory --------------------------------------------------------------------------------
+
+    /** A new buffer of {@code length} floats, all zero. */
+    Buffer allocateFloats(int length);
+
+    /** A new buffer of {@code length} ints, all zero. */
+    Buffer allocateInts(int length);
+
+    /** Copies {@code source} into {@code target}; the lengths must match. */
+    void copyIn(float[] source, Buffer target);
+
+    void copyIn(int[] source, Buffer target);
+
+    /** Waits for the ops before it, then copies {@code source} out; the lengths must match. */
+    void copyOut(Buffer source, float[] target);
+
+    void copyOut(Buffer source, int[] target);
+
+    /** Device-to-device copy between float buffers of the same length. */
+    void copy(Buffer source, Buffer target);
+
+    /** Sets every element of a float buffer to {@code value}. */
+    void fill(Buffer target, float value);
+
+    /** Waits until every op enqueued so far has finished. */
+    void synchronize();
+
+    /** Frees the backend's resources; buffers must not be used afterwards. */
+    @Override
+    void close();
+
+    // ---- matrix products ------------------------------------------------------------------------
+
+    /**
+     * {@code C = alpha * op(A) op(B) + beta * C}, where {@code op(A)} is {@code [m, k]} (A is
+     * stored {@code [k, m]} when {@code transA}) and {@code op(B)} is {@code [k, n]} (stored
+     * {@code [n, k]} when {@code transB}); C is {@code [m, n]}. When {@code beta} is 0, C is not
+     * read. A Linear layer with HF's weight layout {@code W [out, in]} is
+     * {@code gemm(false, true, rows, out, in, 1, x, W, 0, y)}.
+     */
+    void gemm(boolean transA, boolean transB, int m, int n, int k,
+              float alpha, Buffer a, Buffer b, float beta, Buffer c);
+
+    /**
+     * {@code batch} independent GEMMs over consecutive matrices: matrix {@code i} of A starts at
+     * element {@code i * m * k} of {@code a}, and likewise for B and C. Attention runs one per
+     * (sequence, head).
+     */
+    void gemmBatched(boolean transA, boolean transB, int m, int n, int k,
+                     float alpha, Buffer a, Buffer b, float beta, Buffer c, int batch);
+
+    // ---- elementwise and layout ---------------------------------------------------------------
+
+    /** {@code x[r, c] += bias[c]} for x {@code [rows, cols]}, in place. */
+    void addBias(Buffer x, Buffer bias, int rows, int cols);
+
+    /** {@code dBias[c] += sum over r of dy[r, c]}: the bias gradient of {@link #addBias}. */
+    void biasBackward(Buffer dy, Buffer dBias, int rows, int cols);
+
+    /** {@code out = a + b} elementwise (the residual connection); {@code out} may alias either. */
+    void add(Buffer a, Buffer b, Buffer out);
+
+    /**
+     * {@code y[a, c, b, d] = x[a, b, c, d]}: swaps the two middle axes of {@code x [d0, d1, d2, d3]}.
+     * Attention uses it to turn {@code [B, T, heads, headDim]} into {@code [B, heads, T, headDim]}
+     * and back; its backward is the same op with {@code d1} and {@code d2} exchanged.
+     */
+    void swapMiddleAxes(Buffer x, Buffer y, int d0, int d1, int d2, int d3);
+
+    /** {@code y = gelu(x) = x * Φ(x)}, the exact erf form BERT uses; {@code y} may alias {@code x}. */
+    void geluForward(Buffer x, Buffer y);
+
+    /** {@code dx = dy * gelu'(x)}; {@code dx} may alias {@code dy}. */
+    void geluBackward(Buffer x, Buffer dy, Buffer dx);
+
+    /**
+     * Inverted dropout: {@code y[i] = keep(i) ? x[i] / (1 - p) : 0}. Whether element {@code i} is
+     * kept is decided by Philox4x32-10 (see {@link Philox#keep}) from {@code seed}, {@code stream}
+     * and {@code i} alone, so every backend and every thread count draws the same mask. The
+     * backward is this same op applied to the gradient with the same seed and stream: nothing is
+     * stored. {@code y} may alias {@code x}.
+     */
+    void dropout(Buffer x, Buffer y, float p, long seed, long stream);
+
+    // ---- normalization ------------------------------------------------------------------------
+
+    /**
+     * LayerNorm over the last axis of x {@code [rows, cols]}:
+     * {@code y = (x - mean) * rstd * gamma + beta}, {@code rstd = 1 / sqrt(var + eps)} with the
+     * biased variance. Saves {@code mean [rows]} and {@code rstd [rows]} for the backward.
+     */
+    void layerNormForward(Buffer x, Buffer gamma, Buffer beta, Buffer y, Buffer mean, Buffer rstd,
+                          int rows, int cols, float eps);
+
+    /** Overwrites {@code dx}; accumulates {@code dGamma} and {@code dBeta}. */
+    void layerNormBackward(Buffer dy, Buffer x, Buffer gamma, Buffer mean, Buffer rstd,
+                           Buffer dx, Buffer dGamma, Buffer dBeta, int rows, int cols);
+
+    // ---- attention ----------------------------------------------------------------------------
+
+    /**
+     * The attention softmax, with the scale and the padding mask fused in: for scores
+     * {@code [B, heads, T, T]} and {@code mask [B, T]} (1 = a real token, 0 = padding),
+     * {@code probs[b, h, q, :] = softmax(scale * scores[b, h, q, :])} taken over the keys whose mask
+     * is 1; masked keys get probability 0 (HF adds the most negative float instead, which gives
+     * the same numbers). {@code probs} may alias {@code scores}.
+     */
+    void attentionSoftmaxForward(Buffer scores, Buffer mask, Buffer probs, int batch, int heads,
+                                 int tokens, float scale);
+
+    /**
+     * {@code dScores = scale * probs * (dProbs - sum(dProbs * probs))} row by row: the gradient of
+     * the scores through the forward above. {@code dScores} may alias {@code dProbs}.
+     */
+    void attentionSoftmaxBackward(Buffer probs, Buffer dProbs, Buffer dScores, int batch, int heads,
+                                  int tokens, float scale);
+
+    // ---- embeddings ---------------------------------------------------------------------------
+
+    /**
+     * {@code out[r, :] = table[ids[r], :]}, or {@code +=} when {@code accumulate}: the word,
+     * position and token-type embeddings are three gathers into one sum. {@code ids [rows]}
+     * are ints, {@code table [vocab, dim]}, {@code out [rows, dim]}.
+     */
+    void embeddingForward(Buffer ids, Buffer table, Buffer out, int rows, int dim, boolean accumulate);
+
+    /** {@code dTable[ids[r], :] += dOut[r, :]} for every r: the scatter-add backward of the gather. */
+    void embeddingBackward(Buffer ids, Buffer dOut, Buffer dTable, int rows, int dim);
+
+    // ---- loss ---------------------------------------------------------------------------------
+
+    /**
+     * Softmax cross-entropy, row by row: for logits {@code [rows, classes]} and int targets
+     * {@code [rows]}, {@code probs = softmax(logits)} and
+     * {@code losses[r] = -log probs[r, targets[r]]} (computed as logsumexp - logit, so it stays
+     * finite). {@code probs} is saved for the backward.
+     */
+    void crossEntropyForward(Buffer logits, Buffer targets, Buffer probs, Buffer losses,
+                             int rows, int classes);
+
+    /**
+     * {@code dLogits = dLoss * (probs - onehot(targets))}, where {@code dLoss} is the gradient of
+     * the final loss with respect to each row's loss (for a mean over rows, {@code 1 / rows}).
+     */
+    void crossEntropyBackward(Buffer probs, Buffer targets, Buffer dLogits, int rows, int classes,
+                              float dLoss);
+
+    // ---- optimizer ----------------------------------------------------------------------------
+
+    /**
+     * One AdamW step (PyTorch's order of operations) over a slice of parameters:
+     * <pre>
+     *   p = p * (1 - lr * weightDecay)
+     *   m = beta1 * m + (1 - beta1) * g
+     *   v = beta2 * v + (1 - beta2) * g * g
+     *   p = p - (lr / (1 - beta1^step)) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+     * </pre>
+     * {@code step} counts from 1.
+     */
+    void adamW(Buffer params, Buffer grads, Buffer m, Buffer v, AdamW settings, int step);
+
+    /** {@code result[0] = sum of x[i]^2}, accumulated in double; result stays on the device. */
+    void sumOfSquares(Buffer x, Buffer result);
+
+    /**
+     * Gradient clipping by global norm, as {@code torch.nn.utils.clip_grad_norm_}: with
+     * {@code norm = sqrt(sumOfSquares[0])}, multiplies x by {@code maxNorm / (norm + 1e-6)} when
+     * that is below 1. Reads the norm on the device, so no round trip is needed.
+     */
+    void clipByGlobalNorm(Buffer x, Buffer sumOfSquares, float maxNorm);
+}

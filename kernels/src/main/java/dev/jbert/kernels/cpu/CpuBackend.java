@@ -1,0 +1,329 @@
+package dev.jbert.kernels.cpu;
+
+import dev.jbert.kernels.AdamW;
+import dev.jbert.kernels.Backend;
+import dev.jbert.kernels.Buffer;
+import java.util.Arrays;
+
+/**
+ * The pure-Java backend: buffers are Java arrays, ops are Vector API kernels spread over the
+ * cores with {@link Parallel}. Ops run before the call returns, which is one valid way to run an
+ * in-order queue.
+ *
+ * <p>This class checks arguments and dispatches; the numerics live in the kernel classes of this
+ * package, one per family (GEMM, elementwise, GELU, LayerNorm, softmaxes, embeddings, optimizer).
+ *
+ * <p>Settings: {@code -Djbert.threads=N} (default: one per core) and {@code -Djbert.simd=false}
+ * (scalar loops instead of vectors, same kernels otherwise).
+ */
+public final class CpuBackend implements Backend {
+    private final Parallel parallel;
+    private final Simd simd;
+    private final Gemm gemm;
+    private final ElementwiseKernels elementwise;
+    private final GeluKernels gelu;
+    private final LayerNormKernels layerNorm;
+    private final SoftmaxKernels softmax;
+    private final EmbeddingKernels embedding;
+    private final OptimizerKernels optimizer;
+
+    /** A backend with the thread count and SIMD switch from the system properties. */
+    public CpuBackend() {
+        this(Parallel.defaultThreads(), !"false".equalsIgnoreCase(System.getProperty("jbert.simd")));
+    }
+
+    public CpuBackend(int threads, boolean simdEnabled) {
+        this.parallel = new Parallel(threads);
+        this.simd = new Simd(simdEnabled);
+        this.gemm = new Gemm(parallel, simdEnabled);
+        this.elementwise = new ElementwiseKernels(parallel, simd);
+        this.gelu = new GeluKernels(parallel, simd);
+        this.layerNorm = new LayerNormKernels(parallel, simd);
+        this.softmax = new SoftmaxKernels(parallel, simd);
+        this.embedding = new EmbeddingKernels(parallel, simd);
+        this.optimizer = new OptimizerKernels(parallel, simd);
+    }
+
+    @Override
+    public String name() {
+        String vectors = simd.enabled() ? Simd.FLOATS.vectorBitSize() + "-bit vectors" : "scalar";
+        return "cpu (" + vectors + ", " + parallel.threads() + " threads)";
+    }
+
+    // ---- memory --------------------------------------------------------------------------------
+
+    @Override
+    public Buffer allocateFloats(int length) {
+        return CpuBuffer.ofFloats(checkLength(length));
+    }
+
+    @Override
+    public Buffer allocateInts(int length) {
+        return CpuBuffer.ofInts(checkLength(length));
+    }
+
+    @Override
+    public void copyIn(float[] source, Buffer target) {
+        CpuBuffer t = floats(target, source.length, "target");
+        System.arraycopy(source, 0, t.floats, t.offset, source.length);
+    }
+
+    @Override
+    public void copyIn(int[] source, Buffer target) {
+        CpuBuffer t = ints(target, source.length, "target");
+        System.arraycopy(source, 0, t.ints, t.offset, source.length);
+    }
+
+    @Override
+    public void copyOut(Buffer source, float[] target) {
+        CpuBuffer s = floats(source, target.length, "source");
+        System.arraycopy(s.floats, s.offset, target, 0, target.length);
+    }
+
+    @Override
+    public void copyOut(Buffer source, int[] target) {
+        CpuBuffer s = ints(source, target.length, "source");
+        System.arraycopy(s.ints, s.offset, target, 0, target.length);
+    }
+
+    @Override
+    public void copy(Buffer source, Buffer target) {
+        CpuBuffer s = floats(source, -1, "source");
+        CpuBuffer t = floats(target, s.length(), "target");
+        System.arraycopy(s.floats, s.offset, t.floats, t.offset, s.length());
+    }
+
+    @Override
+    public void fill(Buffer target, float value) {
+        CpuBuffer t = floats(target, -1, "target");
+        Arrays.fill(t.floats, t.offset, t.offset + t.length(), value);
+    }
+
+    @Override
+    public void synchronize() {
+        // every op has already finished when it returns
+    }
+
+    @Override
+    public void close() {
+        parallel.close();
+    }
+
+    // ---- ops -----------------------------------------------------------------------------------
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k,
+                     float alpha, Buffer a, Buffer b, float beta, Buffer c) {
+        gemmBatched(transA, transB, m, n, k, alpha, a, b, beta, c, 1);
+    }
+
+    @Override
+    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k,
+                            float alpha, Buffer a, Buffer b, float beta, Buffer c, int batch) {
+        checkPositive(batch, "batch");
+        CpuBuffer ca = floats(a, batch * m * k, "a");
+        CpuBuffer cb = floats(b, batch * k * n, "b");
+        CpuBuffer cc = floats(c, batch * m * n, "c");
+        if (batch == 1) {
+            gemm.gemm(transA, transB, m, n, k, alpha, ca.floats, ca.offset, cb.floats, cb.offset,
+                    beta, cc.floats, cc.offset);
+        } else {
+            gemm.gemmBatched(transA, transB, m, n, k, alpha, ca.floats, ca.offset, m * k,
+                    cb.floats, cb.offset, k * n, beta, cc.floats, cc.offset, m * n, batch);
+        }
+    }
+
+    @Override
+    public void addBias(Buffer x, Buffer bias, int rows, int cols) {
+        elementwise.addBias(floats(x, rows * cols, "x"), floats(bias, cols, "bias"), rows, cols);
+    }
+
+    @Override
+    public void biasBackward(Buffer dy, Buffer dBias, int rows, int cols) {
+        elementwise.biasBackward(floats(dy, rows * cols, "dy"), floats(dBias, cols, "dBias"), rows, cols);
+    }
+
+    @Override
+    public void add(Buffer a, Buffer b, Buffer out) {
+        CpuBuffer co = floats(out, -1, "out");
+        elementwise.add(floats(a, co.length(), "a"), floats(b, co.length(), "b"), co);
+    }
+
+    @Override
+    public void swapMiddleAxes(Buffer x, Buffer y, int d0, int d1, int d2, int d3) {
+        int length = d0 * d1 * d2 * d3;
+        elementwise.swapMiddleAxes(floats(x, length, "x"), floats(y, length, "y"), d0, d1, d2, d3);
+    }
+
+    @Override
+    public void geluForward(Buffer x, Buffer y) {
+        CpuBuffer cx = floats(x, -1, "x");
+        gelu.forward(cx, floats(y, cx.length(), "y"));
+    }
+
+    @Override
+    public void geluBackward(Buffer x, Buffer dy, Buffer dx) {
+        CpuBuffer cx = floats(x, -1, "x");
+        gelu.backward(cx, floats(dy, cx.length(), "dy"), floats(dx, cx.length(), "dx"));
+    }
+
+    @Override
+    public void dropout(Buffer x, Buffer y, float p, long seed, long stream) {
+        if (!(p >= 0 && p < 1)) {
+            throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
+        }
+        CpuBuffer cx = floats(x, -1, "x");
+        elementwise.dropout(cx, floats(y, cx.length(), "y"), p, seed, stream);
+    }
+
+    @Override
+    public void layerNormForward(Buffer x, Buffer gamma, Buffer beta, Buffer y, Buffer mean,
+                                 Buffer rstd, int rows, int cols, float eps) {
+        layerNorm.forward(floats(x, rows * cols, "x"), floats(gamma, cols, "gamma"),
+                floats(beta, cols, "beta"), floats(y, rows * cols, "y"), floats(mean, rows, "mean"),
+                floats(rstd, rows, "rstd"), rows, cols, eps);
+    }
+
+    @Override
+    public void layerNormBackward(Buffer dy, Buffer x, Buffer gamma, Buffer mean, Buffer rstd,
+                                  Buffer dx, Buffer dGamma, Buffer dBeta, int rows, int cols) {
+        layerNorm.backward(floats(dy, rows * cols, "dy"), floats(x, rows * cols, "x"),
+                floats(gamma, cols, "gamma"), floats(mean, rows, "mean"), floats(rstd, rows, "rstd"),
+                floats(dx, rows * cols, "dx"), floats(dGamma, cols, "dGamma"),
+                floats(dBeta, cols, "dBeta"), rows, cols);
+    }
+
+    @Override
+    public void attentionSoftmaxForward(Buffer scores, Buffer mask, Buffer probs, int batch,
+                                        int heads, int tokens, float scale) {
+        int length = batch * heads * tokens * tokens;
+        softmax.attentionForward(floats(scores, length, "scores"), ints(mask, batch * tokens, "mask"),
+                floats(probs, length, "probs"), batch, heads, tokens, scale);
+    }
+
+    @Override
+    public void attentionSoftmaxBackward(Buffer probs, Buffer dProbs, Buffer dScores, int batch,
+                                         int heads, int tokens, float scale) {
+        int length = batch * heads * tokens * tokens;
+        softmax.attentionBackward(floats(probs, length, "probs"), floats(dProbs, length, "dProbs"),
+                floats(dScores, length, "dScores"), batch, heads, tokens, scale);
+    }
+
+    @Override
+    public void embeddingForward(Buffer ids, Buffer table, Buffer out, int rows, int dim,
+                                 boolean accumulate) {
+        CpuBuffer ct = floats(table, -1, "table");
+        checkMultiple(ct.length(), dim, "table");
+        embedding.forward(checkIds(ids, rows, ct.length() / dim), ct, floats(out, rows * dim, "out"), rows, dim, accumulate);
+    }
+
+    @Override
+    public void embeddingBackward(Buffer ids, Buffer dOut, Buffer dTable, int rows, int dim) {
+        CpuBuffer ct = floats(dTable, -1, "dTable");
+        checkMultiple(ct.length(), dim, "dTable");
+        CpuBuffer ci = checkIds(ids, rows, ct.length() / dim);
+        embedding.backward(ci, floats(dOut, rows * dim, "dOut"), ct, rows, dim);
+    }
+
+    @Override
+    public void crossEntropyForward(Buffer logits, Buffer targets, Buffer probs, Buffer losses,
+                                    int rows, int classes) {
+        CpuBuffer ct = checkTargets(targets, rows, classes);
+        softmax.crossEntropyForward(floats(logits, rows * classes, "logits"), ct,
+                floats(probs, rows * classes, "probs"), floats(losses, rows, "losses"), rows, classes);
+    }
+
+    @Override
+    public void crossEntropyBackward(Buffer probs, Buffer targets, Buffer dLogits, int rows,
+                                     int classes, float dLoss) {
+        CpuBuffer ct = checkTargets(targets, rows, classes);
+        softmax.crossEntropyBackward(floats(probs, rows * classes, "probs"), ct,
+                floats(dLogits, rows * classes, "dLogits"), rows, classes, dLoss);
+    }
+
+    @Override
+    public void adamW(Buffer params, Buffer grads, Buffer m, Buffer v, AdamW settings, int step) {
+        checkPositive(step, "step");
+        CpuBuffer cp = floats(params, -1, "params");
+        optimizer.adamW(cp, floats(grads, cp.length(), "grads"), floats(m, cp.length(), "m"),
+                floats(v, cp.length(), "v"), settings, step);
+    }
+
+    @Override
+    public void sumOfSquares(Buffer x, Buffer result) {
+        optimizer.sumOfSquares(floats(x, -1, "x"), floats(result, 1, "result"));
+    }
+
+    @Override
+    public void clipByGlobalNorm(Buffer x, Buffer sumOfSquares, float maxNorm) {
+        optimizer.clipByGlobalNorm(floats(x, -1, "x"), floats(sumOfSquares, 1, "sumOfSquares"), maxNorm);
+    }
+
+    // ---- argument checks: a wrong buffer is a programming error, named precisely ---------------
+
+    /** This backend's float buffer, of {@code length} elements (any length when negative). */
+    private static CpuBuffer floats(Buffer buffer, int length, String name) {
+        return check(buffer, Buffer.Type.FLOAT32, length, name);
+    }
+
+    private static CpuBuffer ints(Buffer buffer, int length, String name) {
+        return check(buffer, Buffer.Type.INT32, length, name);
+    }
+
+    private static CpuBuffer check(Buffer buffer, Buffer.Type type, int length, String name) {
+        if (!(buffer instanceof CpuBuffer cpu)) {
+            throw new IllegalArgumentException(name + " is not a CPU buffer: " + buffer);
+        }
+        if (cpu.type() != type) {
+            throw new IllegalArgumentException(name + " holds " + cpu.type() + ", expected " + type);
+        }
+        if (length >= 0 && cpu.length() != length) {
+            throw new IllegalArgumentException(name + " has " + cpu.length() + " elements, expected " + length);
+        }
+        return cpu;
+    }
+
+    /** Bad ids are caught before any write, so a failed op leaves no half-updated table. */
+    private static CpuBuffer checkIds(Buffer ids, int rows, int vocab) {
+        CpuBuffer ci = ints(ids, rows, "ids");
+        for (int r = 0; r < rows; r++) {
+            int id = ci.ints[ci.offset + r];
+            if (id < 0 || id >= vocab) {
+                throw new IndexOutOfBoundsException("embedding id " + id + " at row " + r
+                        + " is outside a table of " + vocab + " rows");
+            }
+        }
+        return ci;
+    }
+
+    private static CpuBuffer checkTargets(Buffer targets, int rows, int classes) {
+        CpuBuffer ct = ints(targets, rows, "targets");
+        for (int r = 0; r < rows; r++) {
+            int target = ct.ints[ct.offset + r];
+            if (target < 0 || target >= classes) {
+                throw new IndexOutOfBoundsException("target " + target + " of row " + r
+                        + " is outside [0, " + classes + ")");
+            }
+        }
+        return ct;
+    }
+
+    private static int checkLength(int length) {
+        if (length < 0) {
+            throw new IllegalArgumentException("buffer length must not be negative: " + length);
+        }
+        return length;
+    }
+
+    private static void checkPositive(int value, String name) {
+        if (value < 1) {
+            throw new IllegalArgumentException(name + " must be at least 1, got " + value);
+        }
+    }
+
+    private static void checkMultiple(int length, int dim, String name) {
+        if (dim < 1 || length % dim != 0) {
+            throw new IllegalArgumentException(name + " has " + length + " elements, not a whole number of rows of " + dim);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+package dev.jbert.kernels.cpu;
+
+import dev.jbert.kernels.Philox;
+import jdk.incubator.vector.FloatVector;
+
+/** Bias, residual add, axis swap, dropout, fill: one pass over memory each. */
+final class ElementwiseKernels {
+    /** Elements per parallel task: big enough to amortize the hand-off, small enough to balance. */
+    static final int GRAIN = 1 << 14;
+
+    private final Parallel parallel;
+    private final Simd simd;
+
+    ElementwiseKernels(Parallel parallel, Simd simd) {
+        this.parallel = parallel;
+        this.simd = simd;
+    }
+
+    /** x [rows, cols] += bias [cols]. */
+    void addBias(CpuBuffer x, CpuBuffer bias, int rows, int cols) {
+        float[] xs = x.floats;
+        float[] bs = bias.floats;
+        int rowsPerTask = Math.max(1, GRAIN / Math.max(1, cols));
+        parallel.parallelForRanges(rows, rowsPerTask, (first, last) -> {
+            int bound = simd.bound(cols);
+            for (int r = first; r < last; r++) {
+                int row = x.offset + r * cols;
+                int c = 0;
+                for (; c < bound; c += Simd.LANES) {
+                    FloatVector.fromArray(Simd.FLOATS, xs, row + c)
+                            .add(FloatVector.fromArray(Simd.FLOATS, bs, bias.offset + c))
+                            .intoArray(xs, row + c);
+                }
+                for (; c < cols; c++) {
+                    xs[row + c] += bs[bias.offset + c];
+                }
+            }
+        });
+    }
+
+    /**
+     * dBias [cols] += column sums of dy [rows, cols]. Tasks split the columns, so each column is
+     * summed top to bottom by one thread: the result does not depend on the thread count.
+     */
+    void biasBackward(CpuBuffer dy, CpuBuffer dBias, int rows, int cols) {
+        float[] ds = dy.floats;
+        float[] out = dBias.floats;
+        int columnsPerTask = 4 * Simd.LANES;
+        parallel.parallelForRanges(cols, columnsPerTask, (first, last) -> {
+            int c = first;
+            if (simd.enabled()) {
+                for (; c + Simd.LANES <= last; c += Simd.LANES) {
+                    FloatVector sum = FloatVector.zero(Simd.FLOATS);
+                    for (int r = 0; r < rows; r++) {
+                        sum = sum.add(FloatVector.fromArray(Simd.FLOATS, ds, dy.offset + r * cols + c));
+                    }
+                    sum.add(FloatVector.fromArray(Simd.FLOATS, out, dBias.offset + c))
+                            .intoArray(out, dBias.offset + c);
+                }
+            }
+            for (; c < last; c++) {
+                float sum = 0;
+                for (int r = 0; r < rows; r++) {
+                    sum += ds[dy.offset + r * cols + c];
+                }
+                out[dBias.offset + c] += sum;
+            }
+        });
+    }
+
+    /** out = a + b. */
+    void add(CpuBuffer a, CpuBuffer b, CpuBuffer out) {
+        float[] as = a.floats;
+        float[] bs = b.floats;
+        float[] os = out.floats;
+        parallel.parallelForRanges(out.length(), GRAIN, (first, last) -> {
+            int i = first;
+            int bound = first + simd.bound(last - first);
+            for (; i < bound; i += Simd.LANES) {
+                FloatVector.fromArray(Simd.FLOATS, as, a.offset + i)
+                        .add(FloatVector.fromArray(Simd.FLOATS, bs, b.offset + i))
+                        .intoArray(os, out.offset + i);
+            }
+            for (; i < last; i++) {
+                os[out.offset + i] = as[a.offset + i] + bs[b.offset + i];
+            }
+        });
+    }
+
+    /** y [d0, d2, d1, d3] = x [d0, d1, d2, d3]: rows of d3 contiguous floats are moved whole. */
+    void swapMiddleAxes(CpuBuffer x, CpuBuffer y, int d0, int d1, int d2, int d3) {
+        int rowsPerTask = Math.max(1, GRAIN / Math.max(1, d2 * d3));
+        parallel.parallelForRanges(d0 * d1, rowsPerTask, (first, last) -> {
+            for (int ab = first; ab < last; ab++) {
+                int a = ab / d1;
+                int b = ab % d1;
+                for (int c = 0; c < d2; c++) {
+                    System.arraycopy(x.floats, x.offset + (ab * d2 + c) * d3,
+                            y.floats, y.offset + ((a * d2 + c) * d1 + b) * d3, d3);
+                }
+            }
+        });
+    }
+
+    /**
+     * Inverted dropout. Tasks cover whole Philox blocks of 4 elements, so each block of random
+     * bits is generated once.
+     */
+    void dropout(CpuBuffer x, CpuBuffer y, float p, long seed, long stream) {
+        float[] xs = x.floats;
+        float[] ys = y.floats;
+        float scale = 1 / (1 - p);
+        parallel.parallelForRanges(x.length(), GRAIN, (first, last) -> {
+            int[] lanes = new int[4];
+            for (int block = first; block < last; block += 4) {
+                Philox.block(seed, stream, block >>> 2, lanes);
+                for (int i = block; i < Math.min(last, block + 4); i++) {
+                    boolean keep = Philox.uniform(lanes[i & 3]) >= p;
+                    ys[y.offset + i] = keep ? xs[x.offset + i] * scale : 0f;
+                }
+            }
+        });
+    }
+}

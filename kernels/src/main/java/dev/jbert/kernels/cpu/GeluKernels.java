@@ -1,0 +1,107 @@
+package dev.jbert.kernels.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GELU, erf form: {@code gelu(x) = x Φ(x)} with {@code Φ(x) = (1 + erf(x / √2)) / 2}.
+ *
+ * <p>Java has no erf, so both paths use Abramowitz and Stegun 7.1.26 (|error| below 1.5e-7, the
+ * size of a float's rounding; PyTorch's vectorized CPU erf uses the same formula):
+ * {@code erf(z) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^{-z²}}, {@code t = 1 / (1 + p z)}
+ * for z ≥ 0, odd in z. The backward needs {@code φ(x) = e^{-x²/2} / √(2π)}, and {@code e^{-z²}}
+ * with {@code z = x/√2} is that same exponential, so it is computed once.
+ */
+final class GeluKernels {
+    private static final float SQRT_HALF = (float) Math.sqrt(0.5);
+    private static final float INV_SQRT_2PI = (float) (1 / Math.sqrt(2 * Math.PI));
+    private static final float P = 0.3275911f;
+    private static final float A1 = 0.254829592f;
+    private static final float A2 = -0.284496736f;
+    private static final float A3 = 1.421413741f;
+    private static final float A4 = -1.453152027f;
+    private static final float A5 = 1.061405429f;
+
+    private final Parallel parallel;
+    private final Simd simd;
+
+    GeluKernels(Parallel parallel, Simd simd) {
+        this.parallel = parallel;
+        this.simd = simd;
+    }
+
+    /** y = x Φ(x). */
+    void forward(CpuBuffer x, CpuBuffer y) {
+        float[] xs = x.floats;
+        float[] ys = y.floats;
+        parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
+            int i = first;
+            int bound = first + simd.bound(last - first);
+            for (; i < bound; i += Simd.LANES) {
+                FloatVector v = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i);
+                FloatVector z = v.mul(SQRT_HALF);
+                FloatVector cdf = erf(z, gaussian(z)).add(1f).mul(0.5f);
+                v.mul(cdf).intoArray(ys, y.offset + i);
+            }
+            for (; i < last; i++) {
+                float v = xs[x.offset + i];
+                float z = v * SQRT_HALF;
+                ys[y.offset + i] = v * 0.5f * (1 + erf(z, (float) Math.exp(-z * z)));
+            }
+        });
+    }
+
+    /** dx = dy (Φ(x) + x φ(x)). */
+    void backward(CpuBuffer x, CpuBuffer dy, CpuBuffer dx) {
+        float[] xs = x.floats;
+        float[] dys = dy.floats;
+        float[] dxs = dx.floats;
+        parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
+            int i = first;
+            int bound = first + simd.bound(last - first);
+            for (; i < bound; i += Simd.LANES) {
+                FloatVector v = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i);
+                FloatVector z = v.mul(SQRT_HALF);
+                FloatVector g = gaussian(z);
+                FloatVector cdf = erf(z, g).add(1f).mul(0.5f);
+                FloatVector derivative = v.mul(g).mul(INV_SQRT_2PI).add(cdf);
+                FloatVector.fromArray(Simd.FLOATS, dys, dy.offset + i).mul(derivative)
+                        .intoArray(dxs, dx.offset + i);
+            }
+            for (; i < last; i++) {
+                float v = xs[x.offset + i];
+                float z = v * SQRT_HALF;
+                float g = (float) Math.exp(-z * z);
+                float cdf = 0.5f * (1 + erf(z, g));
+                dxs[dx.offset + i] = dys[dy.offset + i] * (cdf + v * g * INV_SQRT_2PI);
+            }
+        });
+    }
+
+    /** e^{-z²}. */
+    private static FloatVector gaussian(FloatVector z) {
+        return Simd.exp(z.mul(z).neg());
+    }
+
+    /** erf(z), given {@code gaussian = e^{-z²}}. */
+    private static FloatVector erf(FloatVector z, FloatVector gaussian) {
+        FloatVector a = z.abs();
+        FloatVector t = a.fma(P, 1f);
+        t = FloatVector.broadcast(Simd.FLOATS, 1f).div(t);
+        FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(Simd.FLOATS, A3));
+        poly = poly.fma(t, FloatVector.broadcast(Simd.FLOATS, A2)).fma(t, FloatVector.broadcast(Simd.FLOATS, A1));
+        FloatVector magnitude = poly.mul(t).mul(gaussian).neg().add(1f);
+        VectorMask<Float> negative = z.compare(VectorOperators.LT, 0f);
+        return magnitude.blend(magnitude.neg(), negative);
+    }
+
+    /** Scalar twin of the vector erf above. */
+    private static float erf(float z, float gaussian) {
+        float a = Math.abs(z);
+        float t = 1 / (1 + P * a);
+        float poly = (((A5 * t + A4) * t + A3) * t + A2) * t + A1;
+        float magnitude = 1 - poly * t * gaussian;
+        return z < 0 ? -magnitude : magnitude;
+    }
+}

@@ -1,0 +1,158 @@
+package dev.jbert.kernels.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Softmaxes: attention's (scale and padding mask fused in, rows of T keys) and the loss's
+ * cross-entropy (rows of T token positions). Every row is independent, so rows are split over
+ * the threads.
+ */
+final class SoftmaxKernels {
+    private static final int ROWS_PER_TASK = 64;
+
+    private final Parallel parallel;
+    private final Simd simd;
+
+    SoftmaxKernels(Parallel parallel, Simd simd) {
+        this.parallel = parallel;
+        this.simd = simd;
+    }
+
+    /**
+     * probs [B, heads, T, T] = softmax over real keys of scale * scores, masked keys 0.
+     * mask [B, T] holds 1 for a real token. Three passes over each row: max, exp and sum, divide.
+     */
+    void attentionForward(CpuBuffer scores, CpuBuffer mask, CpuBuffer probs, int batch, int heads,
+                          int tokens, float scale) {
+        float[] ss = scores.floats;
+        float[] ps = probs.floats;
+        int[] ms = mask.ints;
+        int bound = simd.bound(tokens);
+        parallel.parallelForRanges(batch * heads * tokens, ROWS_PER_TASK, (first, last) -> {
+            for (int rowIndex = first; rowIndex < last; rowIndex++) {
+                int b = rowIndex / (heads * tokens);
+                int maskRow = mask.offset + b * tokens;
+                int in = scores.offset + rowIndex * tokens;
+                int out = probs.offset + rowIndex * tokens;
+
+                FloatVector vmax = FloatVector.broadcast(Simd.FLOATS, Float.NEGATIVE_INFINITY);
+                int k = 0;
+                for (; k < bound; k += Simd.LANES) {
+                    VectorMask<Float> real = realKeys(ms, maskRow + k);
+                    FloatVector s = FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale);
+                    vmax = vmax.lanewise(VectorOperators.MAX, s, real);
+                }
+                float max = Simd.max(vmax);
+                for (; k < tokens; k++) {
+                    if (ms[maskRow + k] != 0) {
+                        max = Math.max(max, ss[in + k] * scale);
+                    }
+                }
+
+                FloatVector vsum = FloatVector.zero(Simd.FLOATS);
+                for (k = 0; k < bound; k += Simd.LANES) {
+                    VectorMask<Float> real = realKeys(ms, maskRow + k);
+                    FloatVector e = Simd.exp(FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale).sub(max))
+                            .blend(FloatVector.zero(Simd.FLOATS), real.not());
+                    e.intoArray(ps, out + k);
+                    vsum = vsum.add(e);
+                }
+                float sum = Simd.sum(vsum);
+                for (; k < tokens; k++) {
+                    float e = ms[maskRow + k] != 0 ? (float) Math.exp(ss[in + k] * scale - max) : 0f;
+                    ps[out + k] = e;
+                    sum += e;
+                }
+
+                float inverse = sum > 0 ? 1 / sum : 0; // all keys masked: a row of zeros
+                for (k = 0; k < bound; k += Simd.LANES) {
+                    FloatVector.fromArray(Simd.FLOATS, ps, out + k).mul(inverse).intoArray(ps, out + k);
+                }
+                for (; k < tokens; k++) {
+                    ps[out + k] *= inverse;
+                }
+            }
+        });
+    }
+
+    private static VectorMask<Float> realKeys(int[] mask, int offset) {
+        return IntVector.fromArray(Simd.INTS, mask, offset).compare(VectorOperators.NE, 0).cast(Simd.FLOATS);
+    }
+
+    /** dScores = scale * probs * (dProbs - sum(dProbs * probs)), row by row. */
+    void attentionBackward(CpuBuffer probs, CpuBuffer dProbs, CpuBuffer dScores, int batch, int heads,
+                           int tokens, float scale) {
+        float[] ps = probs.floats;
+        float[] dps = dProbs.floats;
+        float[] dss = dScores.floats;
+        int bound = simd.bound(tokens);
+        parallel.parallelForRanges(batch * heads * tokens, ROWS_PER_TASK, (first, last) -> {
+            for (int rowIndex = first; rowIndex < last; rowIndex++) {
+                int p = probs.offset + rowIndex * tokens;
+                int dp = dProbs.offset + rowIndex * tokens;
+                int ds = dScores.offset + rowIndex * tokens;
+                FloatVector vdot = FloatVector.zero(Simd.FLOATS);
+                int k = 0;
+                for (; k < bound; k += Simd.LANES) {
+                    vdot = FloatVector.fromArray(Simd.FLOATS, dps, dp + k)
+                            .fma(FloatVector.fromArray(Simd.FLOATS, ps, p + k), vdot);
+                }
+                float dot = Simd.sum(vdot);
+                for (; k < tokens; k++) {
+                    dot += dps[dp + k] * ps[p + k];
+                }
+                for (k = 0; k < bound; k += Simd.LANES) {
+                    FloatVector.fromArray(Simd.FLOATS, dps, dp + k).sub(dot)
+                            .mul(FloatVector.fromArray(Simd.FLOATS, ps, p + k)).mul(scale)
+                            .intoArray(dss, ds + k);
+                }
+                for (; k < tokens; k++) {
+                    dss[ds + k] = scale * ps[p + k] * (dps[dp + k] - dot);
+                }
+            }
+        });
+    }
+
+    /** probs [rows, classes] = softmax(logits); losses [rows] = logsumexp - logits[target]. */
+    void crossEntropyForward(CpuBuffer logits, CpuBuffer targets, CpuBuffer probs, CpuBuffer losses,
+                             int rows, int classes) {
+        float[] ls = logits.floats;
+        float[] ps = probs.floats;
+        parallel.parallelFor(rows, r -> {
+            int in = logits.offset + r * classes;
+            int out = probs.offset + r * classes;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < classes; c++) {
+                max = Math.max(max, ls[in + c]);
+            }
+            double sum = 0;
+            for (int c = 0; c < classes; c++) {
+                float e = (float) Math.exp(ls[in + c] - max);
+                ps[out + c] = e;
+                sum += e;
+            }
+            float inverse = (float) (1 / sum);
+            for (int c = 0; c < classes; c++) {
+                ps[out + c] *= inverse;
+            }
+            int target = targets.ints[targets.offset + r];
+            losses.floats[losses.offset + r] = (float) (Math.log(sum) + max - ls[in + target]);
+        });
+    }
+
+    /** dLogits = dLoss (probs - onehot(targets)). */
+    void crossEntropyBackward(CpuBuffer probs, CpuBuffer targets, CpuBuffer dLogits, int rows,
+                              int classes, float dLoss) {
+        parallel.parallelFor(rows, r -> {
+            int in = probs.offset + r * classes;
+            int out = dLogits.offset + r * classes;
+            for (int c = 0; c < classes; c++) {
+                dLogits.floats[out + c] = dLoss * probs.floats[in + c];
+            }
+            dLogits.floats[out + targets.ints[targets.offset + r]] -= dLoss;
+        });
+    }
+}

@@ -1,0 +1,365 @@
+package dev.jbert.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.jbert.kernels.reference.ReferenceAttentionSoftmax;
+import dev.jbert.kernels.reference.ReferenceCrossEntropy;
+import dev.jbert.kernels.reference.ReferenceElementwise;
+import dev.jbert.kernels.reference.ReferenceEmbedding;
+import dev.jbert.kernels.reference.ReferenceGelu;
+import dev.jbert.kernels.reference.ReferenceGemm;
+import dev.jbert.kernels.reference.ReferenceLayerNorm;
+import dev.jbert.kernels.reference.ReferenceOptimizer;
+import java.util.Arrays;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The op harness: every op of every backend in {@link TestBackends} against its double-precision
+ * reference, on random inputs, in odd sizes, with the tolerance written next to each op. A new
+ * backend is tested by adding it to {@link TestBackends}; a new op by adding a method here.
+ *
+ * <p>Tolerances are for float arithmetic: about 1e-6 relative for one rounding per element,
+ * more where a long sum or exp is involved. GEMM's is relative to the sum of |a||b| that each
+ * element adds up, since cancellation can make the result itself tiny.
+ */
+class BackendOpsTest {
+    private static final long SEED = 20261125;
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void gemmAllTransposes(Backend backend) {
+        for (boolean transA : new boolean[] {false, true}) {
+            for (boolean transB : new boolean[] {false, true}) {
+                checkGemm(backend, transA, transB, 37, 53, 29, 1, 0, 1);
+                checkGemm(backend, transA, transB, 131, 77, 300, 0.5, 1, 1); // crosses block edges
+                checkGemm(backend, transA, transB, 1, 17, 1, -2, 0.25, 1);
+                checkGemm(backend, transA, transB, 9, 33, 65, 1, 0, 5); // batched, like attention
+            }
+        }
+    }
+
+    private static void checkGemm(Backend backend, boolean transA, boolean transB, int m, int n, int k,
+                                  double alpha, double beta, int batch) {
+        OpHarness h = new OpHarness(backend, SEED + m + n + k);
+        double[] a = h.gaussian(batch * m * k, 1);
+        double[] b = h.gaussian(batch * k * n, 1);
+        double[] c = h.gaussian(batch * m * n, 1);
+        Buffer ca = h.upload(c);
+        if (beta == 0) {
+            backend.fill(ca, Float.NaN); // with beta 0, C must not be read
+        }
+        if (batch == 1) {
+            backend.gemm(transA, transB, m, n, k, (float) alpha, h.upload(a), h.upload(b), (float) beta, ca);
+        } else {
+            backend.gemmBatched(transA, transB, m, n, k, (float) alpha, h.upload(a), h.upload(b),
+                    (float) beta, ca, batch);
+        }
+        double[] expected = c.clone();
+        ReferenceGemm.gemmBatched(transA, transB, m, n, k, alpha, a, b, beta, expected, batch);
+        // the error bound of each element: 1e-6 times what it sums in magnitude
+        double[] magnitude = new double[expected.length];
+        ReferenceGemm.gemmBatched(transA, transB, m, n, k, Math.abs(alpha), abs(a), abs(b), 0, magnitude, batch);
+        float[] actual = h.download(ca);
+        for (int i = 0; i < expected.length; i++) {
+            double bound = 1e-6 * (magnitude[i] + Math.abs(beta * c[i])) + 1e-30;
+            if (!(Math.abs(actual[i] - expected[i]) <= bound)) {
+                throw new AssertionError(String.format("gemm(%b, %b, m=%d, n=%d, k=%d, batch=%d): element %d is %s, expected %s",
+                        transA, transB, m, n, k, batch, i, actual[i], expected[i]));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void gemmWithZeroDepthScalesC(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        double[] c = h.gaussian(15, 1);
+        Buffer buffer = h.upload(c);
+        backend.gemm(false, false, 3, 5, 0, 1, backend.allocateFloats(0), backend.allocateFloats(0), 0.5f, buffer);
+        OpHarness.assertClose("k = 0", Arrays.stream(c).map(v -> v * 0.5).toArray(), h.download(buffer), 0, 1e-7);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void biasAndResidual(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        int rows = 67;
+        int cols = 301; // 20,167 elements: more than one parallel range
+        double[] x = h.gaussian(rows * cols, 1);
+        double[] bias = h.gaussian(cols, 1);
+        Buffer bx = h.upload(x);
+        backend.addBias(bx, h.upload(bias), rows, cols);
+        double[] expected = x.clone();
+        ReferenceElementwise.addBias(expected, bias, rows, cols);
+        h.assertClose("addBias", expected, bx, 0, 1e-7);
+
+        double[] dBias = h.gaussian(cols, 1);
+        Buffer bdBias = h.upload(dBias);
+        backend.biasBackward(h.upload(x), bdBias, rows, cols);
+        double[] expectedDBias = dBias.clone();
+        ReferenceElementwise.biasBackward(x, expectedDBias, rows, cols);
+        h.assertClose("biasBackward", expectedDBias, bdBias, 1e-5, 1e-5);
+
+        double[] y = h.gaussian(rows * cols, 1);
+        Buffer by = h.upload(y);
+        backend.add(h.upload(x), by, by); // out aliases b
+        double[] sum = new double[x.length];
+        ReferenceElementwise.add(x, y, sum);
+        h.assertClose("add", sum, by, 0, 1e-7);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void swapMiddleAxesIsExactAndUndoneBySwappingBack(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        int d0 = 3, d1 = 7, d2 = 5, d3 = 11;
+        double[] x = h.gaussian(d0 * d1 * d2 * d3, 1);
+        Buffer swapped = backend.allocateFloats(x.length);
+        backend.swapMiddleAxes(h.upload(x), swapped, d0, d1, d2, d3);
+        double[] expected = new double[x.length];
+        ReferenceElementwise.swapMiddleAxes(x, expected, d0, d1, d2, d3);
+        h.assertClose("swapMiddleAxes", expected, swapped, 0, 0);
+        Buffer back = backend.allocateFloats(x.length);
+        backend.swapMiddleAxes(swapped, back, d0, d2, d1, d3);
+        h.assertClose("swapMiddleAxes back", x, back, 0, 0);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void gelu(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        double[] x = h.gaussian(20_011, 3);
+        double[] dy = h.gaussian(x.length, 1);
+        Buffer y = backend.allocateFloats(x.length);
+        backend.geluForward(h.upload(x), y);
+        double[] expected = new double[x.length];
+        ReferenceGelu.geluForward(x, expected);
+        // the erf approximation is good to 1.5e-7 absolute, scaled by |x|
+        h.assertClose("geluForward", expected, y, 1e-6, 1e-6);
+
+        Buffer dx = backend.allocateFloats(x.length);
+        backend.geluBackward(h.upload(x), h.upload(dy), dx);
+        double[] expectedDx = new double[x.length];
+        ReferenceGelu.geluBackward(x, dy, expectedDx);
+        h.assertClose("geluBackward", expectedDx, dx, 2e-6, 2e-6);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void dropoutMatchesThePhiloxMaskExactly(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        double[] x = h.gaussian(20_003, 1);
+        Buffer y = backend.allocateFloats(x.length);
+        backend.dropout(h.upload(x), y, 0.1f, 42, 7);
+        double[] expected = new double[x.length];
+        ReferenceElementwise.dropout(x, expected, 0.1, 42, 7);
+        float[] actual = h.download(y);
+        h.assertClose("dropout", expected, y, 0, 2e-7); // x * (1 / (1 - p)) in float
+        for (int i = 0; i < x.length; i++) {
+            assertEquals(expected[i] == 0, actual[i] == 0, "dropout keeps or drops element " + i + " as the reference does");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void layerNorm(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        int rows = 45; // more than one block of rows in the backward
+        int cols = 99;
+        double[] x = h.gaussian(rows * cols, 2);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (x[i] + 3); // an offset, as real activations have
+        }
+        double[] gamma = h.gaussian(cols, 1);
+        double[] beta = h.gaussian(cols, 1);
+        double eps = 1e-12;
+        Buffer y = backend.allocateFloats(x.length);
+        Buffer mean = backend.allocateFloats(rows);
+        Buffer rstd = backend.allocateFloats(rows);
+        backend.layerNormForward(h.upload(x), h.upload(gamma), h.upload(beta), y, mean, rstd, rows, cols, (float) eps);
+        double[] ey = new double[x.length];
+        double[] eMean = new double[rows];
+        double[] eRstd = new double[rows];
+        ReferenceLayerNorm.layerNormForward(x, gamma, beta, ey, eMean, eRstd, rows, cols, eps);
+        h.assertClose("layerNorm y", ey, y, 1e-5, 1e-5);
+        h.assertClose("layerNorm mean", eMean, mean, 1e-6, 1e-6);
+        h.assertClose("layerNorm rstd", eRstd, rstd, 0, 1e-5);
+
+        double[] dy = h.gaussian(x.length, 1);
+        double[] dGamma = h.gaussian(cols, 1);
+        double[] dBeta = h.gaussian(cols, 1);
+        Buffer dx = backend.allocateFloats(x.length);
+        Buffer bdGamma = h.upload(dGamma);
+        Buffer bdBeta = h.upload(dBeta);
+        // the backward gets the reference's saved statistics, so only its own arithmetic is tested
+        backend.layerNormBackward(h.upload(dy), h.upload(x), h.upload(gamma), h.upload(eMean), h.upload(eRstd),
+                dx, bdGamma, bdBeta, rows, cols);
+        double[] edx = new double[x.length];
+        double[] edGamma = dGamma.clone();
+        double[] edBeta = dBeta.clone();
+        ReferenceLayerNorm.layerNormBackward(dy, x, gamma, toFloatPrecision(eMean), toFloatPrecision(eRstd),
+                edx, edGamma, edBeta, rows, cols);
+        h.assertClose("layerNorm dx", edx, dx, 1e-5, 1e-4);
+        h.assertClose("layerNorm dGamma", edGamma, bdGamma, 1e-4, 1e-4);
+        h.assertClose("layerNorm dBeta", edBeta, bdBeta, 1e-4, 1e-5);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void attentionSoftmax(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        int batch = 3, heads = 2, tokens = 37;
+        int[] mask = new int[batch * tokens];
+        int[] lengths = {37, 20, 1}; // padded sequences, down to a single real token
+        for (int b = 0; b < batch; b++) {
+            Arrays.fill(mask, b * tokens, b * tokens + lengths[b], 1);
+        }
+        mask[5] = 0; // and a hole in the middle, which a prefix-only kernel would miss
+        double scale = 1 / Math.sqrt(64);
+        double[] scores = h.gaussian(batch * heads * tokens * tokens, 8);
+        Buffer probs = backend.allocateFloats(scores.length);
+        backend.attentionSoftmaxForward(h.upload(scores), h.upload(mask), probs, batch, heads, tokens, (float) scale);
+        double[] expected = new double[scores.length];
+        ReferenceAttentionSoftmax.attentionSoftmaxForward(scores, mask, expected, batch, heads, tokens, scale);
+        h.assertClose("attention probs", expected, probs, 1e-7, 2e-6);
+
+        double[] dProbs = h.gaussian(scores.length, 1);
+        Buffer dScores = h.upload(dProbs);
+        backend.attentionSoftmaxBackward(h.upload(expected), dScores, dScores, batch, heads, tokens, (float) scale);
+        double[] expectedDScores = new double[scores.length];
+        ReferenceAttentionSoftmax.attentionSoftmaxBackward(toFloatPrecision(expected), dProbs, expectedDScores,
+                batch, heads, tokens, scale);
+        h.assertClose("attention dScores", expectedDScores, dScores, 1e-7, 1e-5);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void embedding(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        int vocab = 50, rows = 61, dim = 37;
+        int[] ids = h.ints(rows, vocab); // 61 rows over 50 ids: some repeat
+        double[] table = h.gaussian(vocab * dim, 1);
+        double[] out = h.gaussian(rows * dim, 1);
+        for (boolean accumulate : new boolean[] {false, true}) {
+            Buffer bout = h.upload(out);
+            backend.embeddingForward(h.upload(ids), h.upload(table), bout, rows, dim, accumulate);
+            double[] expected = out.clone();
+            ReferenceEmbedding.embeddingForward(ids, table, expected, rows, dim, accumulate);
+            h.assertClose("embedding accumulate=" + accumulate, expected, bout, 0, 1e-7);
+        }
+        double[] dTable = h.gaussian(vocab * dim, 1);
+        Buffer bdTable = h.upload(dTable);
+        backend.embeddingBackward(h.upload(ids), h.upload(out), bdTable, rows, dim);
+        double[] expected = dTable.clone();
+        ReferenceEmbedding.embeddingBackward(ids, out, expected, rows, dim);
+        h.assertClose("embedding backward", expected, bdTable, 1e-6, 1e-6);
+
+        int[] bad = ids.clone();
+        bad[7] = vocab;
+        assertThrows(IndexOutOfBoundsException.class,
+                () -> backend.embeddingForward(h.upload(bad), h.upload(table), backend.allocateFloats(rows * dim), rows, dim, false));
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void crossEntropy(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        int rows = 5, classes = 301;
+        double[] logits = h.gaussian(rows * classes, 4);
+        int[] targets = h.ints(rows, classes);
+        Buffer probs = backend.allocateFloats(logits.length);
+        Buffer losses = backend.allocateFloats(rows);
+        backend.crossEntropyForward(h.upload(logits), h.upload(targets), probs, losses, rows, classes);
+        double[] eProbs = new double[logits.length];
+        double[] eLosses = new double[rows];
+        ReferenceCrossEntropy.crossEntropyForward(logits, targets, eProbs, eLosses, rows, classes);
+        h.assertClose("cross-entropy probs", eProbs, probs, 1e-8, 1e-5);
+        h.assertClose("cross-entropy losses", eLosses, losses, 1e-5, 1e-5);
+
+        Buffer dLogits = backend.allocateFloats(logits.length);
+        backend.crossEntropyBackward(h.upload(eProbs), h.upload(targets), dLogits, rows, classes, 0.1f);
+        double[] edLogits = new double[logits.length];
+        ReferenceCrossEntropy.crossEntropyBackward(toFloatPrecision(eProbs), targets, edLogits, rows, classes, 0.1f);
+        h.assertClose("cross-entropy dLogits", edLogits, dLogits, 1e-8, 1e-6);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void adamWOverSeveralSteps(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        int n = 20_021;
+        double[] params = h.gaussian(n, 0.1);
+        double[] m = new double[n];
+        double[] v = new double[n];
+        Buffer bp = h.upload(params);
+        Buffer bm = h.upload(m);
+        Buffer bv = h.upload(v);
+        AdamW settings = new AdamW(3e-5f, 0.9f, 0.999f, 1e-8f, 0.01f);
+        for (int step = 1; step <= 5; step++) {
+            double[] grads = h.gaussian(n, 1e-2 * step);
+            backend.adamW(bp, h.upload(grads), bm, bv, settings, step);
+            ReferenceOptimizer.adamW(params, grads, m, v, settings.learningRate(), settings.beta1(),
+                    settings.beta2(), settings.epsilon(), settings.weightDecay(), step);
+        }
+        h.assertClose("adamW params", params, bp, 1e-9, 1e-6);
+        // m and v sum gradients of both signs, so an element can be much smaller than its terms
+        h.assertClose("adamW m", m, bm, 1e-9, 1e-5);
+        h.assertClose("adamW v", v, bv, 1e-11, 1e-5);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void gradientNormAndClipping(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        double[] grads = h.gaussian(50_001, 0.05); // norm about 11
+        Buffer bg = h.upload(grads);
+        Buffer sum = backend.allocateFloats(1);
+        backend.sumOfSquares(bg, sum);
+        double expectedSum = ReferenceOptimizer.sumOfSquares(grads);
+        h.assertClose("sumOfSquares", new double[] {expectedSum}, sum, 0, 1e-6);
+
+        backend.clipByGlobalNorm(bg, sum, 1);
+        double[] clipped = grads.clone();
+        ReferenceOptimizer.clipByGlobalNorm(clipped, expectedSum, 1);
+        h.assertClose("clipped", clipped, bg, 1e-9, 1e-6);
+
+        backend.sumOfSquares(bg, sum);
+        backend.clipByGlobalNorm(bg, sum, 100); // already below: untouched
+        h.assertClose("below the maximum", clipped, bg, 1e-9, 1e-6);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void wrongBuffersAreRejected(Backend backend) {
+        Buffer floats = backend.allocateFloats(12);
+        Buffer ints = backend.allocateInts(12);
+        assertThrows(IllegalArgumentException.class, () -> backend.add(floats, ints, floats));
+        assertThrows(IllegalArgumentException.class, () -> backend.addBias(floats, backend.allocateFloats(5), 3, 4));
+        assertThrows(IndexOutOfBoundsException.class, () -> floats.slice(10, 3));
+        assertThrows(IllegalArgumentException.class, () -> backend.dropout(floats, floats, 1, 0, 0));
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void slicesAreViews(Backend backend) {
+        Buffer whole = backend.allocateFloats(10);
+        backend.fill(whole.slice(2, 3), 7);
+        Buffer inner = whole.slice(1, 8).slice(1, 2);
+        backend.fill(inner, 1);
+        float[] values = new float[10];
+        backend.copyOut(whole, values);
+        assertArrayEquals(new float[] {0, 0, 1, 1, 7, 0, 0, 0, 0, 0}, values);
+    }
+
+    private static double[] abs(double[] values) {
+        return Arrays.stream(values).map(Math::abs).toArray();
+    }
+
+    /** The values rounded to float: what a backend receives when the reference's output is uploaded. */
+    private static double[] toFloatPrecision(double[] values) {
+        return Arrays.stream(values).map(v -> (float) v).toArray();
+    }
+}
