@@ -1,5 +1,6 @@
 package dev.jbert.core.cli;
 
+import dev.jbert.core.io.ModelFileException;
 import dev.jbert.tokenizer.TokenizerException;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
@@ -12,7 +13,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "BERT fine-tuning for extractive question answering, in Java.",
-        subcommands = {TokenizeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {AnswerCommand.class, BenchCommand.class, ConvertCommand.class, TokenizeCommand.class,
+            CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit code for bad input: a missing file, a malformed line, an impossible option. */
     public static final int EXIT_USER_ERROR = 2;
@@ -32,7 +34,7 @@ public final class Main implements Runnable {
     public static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine commandLine = new CommandLine(new Main()).setOut(out).setErr(err);
         commandLine.setExecutionExceptionHandler((error, cl, parsed) -> {
-            if (error instanceof UserError || error instanceof TokenizerException) {
+            if (error instanceof UserError || error instanceof TokenizerException || error instanceof ModelFileException) {
                 // one line, whatever the message quotes from the input
                 cl.getErr().println("jbert: " + error.getMessage().replaceAll("\\R", " "));
                 cl.getErr().flush();

@@ -1,0 +1,128 @@
+package dev.jbert.core.cli;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import dev.jbert.core.model.BertConfig;
+import dev.jbert.core.model.ModelDirectory;
+import dev.jbert.core.qa.Answerer;
+import dev.jbert.core.qa.SpanSearch;
+import dev.jbert.kernels.Backend;
+import dev.jbert.kernels.cpu.CpuBackend;
+import dev.jbert.tokenizer.BertTokenizer;
+import dev.jbert.tokenizer.Truncation;
+import dev.jbert.tokenizer.Window;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code jbert answer}: the best answer span for a question about a context. */
+@Command(name = "answer",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Answer a question about a context with a fine-tuned model: the best span of the context, found as",
+            "Hugging Face's run_qa does (20 best starts x 20 best ends, in the context, at most 30 tokens).",
+            "A long context is cut into overlapping windows."})
+final class AnswerCommand implements Callable<Integer> {
+    private static final int MAX_BATCH = 8;
+    /** Seeds the initialization of a missing QA head, so that even an untrained model answers reproducibly. */
+    private static final long SEED = 42;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model directory (config.json, model.safetensors, vocab.txt).")
+    Path model;
+
+    @Option(names = "--question", required = true, paramLabel = "TEXT")
+    String question;
+
+    @Option(names = "--context", required = true, paramLabel = "TEXT")
+    String context;
+
+    @Option(names = "--json", description = {
+        "Print JSON: answer, score, start and end (code points of the context), and for each window",
+        "its input_ids, start_logits and end_logits."})
+    boolean json;
+
+    @Option(names = "--max-seq-length", paramLabel = "N", defaultValue = "384", description = "Tokens per window (default: ${DEFAULT-VALUE}).")
+    int maxSeqLength;
+
+    @Option(names = "--doc-stride", paramLabel = "N", defaultValue = "128", description = "Context tokens shared by consecutive windows (default: ${DEFAULT-VALUE}).")
+    int docStride;
+
+    @Override
+    public Integer call() throws IOException {
+        Truncation truncation;
+        try {
+            truncation = new Truncation(maxSeqLength, docStride);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        BertConfig config = BertConfig.read(model.resolve(ModelDirectory.CONFIG));
+        BertTokenizer tokenizer = new BertTokenizer(ModelDirectory.vocab(model, config));
+        List<Window> windows = Answerer.windows(tokenizer, question, context, truncation);
+        int longest = windows.stream().mapToInt(Window::length).max().orElseThrow();
+        try (Backend backend = new CpuBackend()) {
+            // sized for these windows only: a short context needs a fraction of 8 x 384
+            ModelDirectory.Loaded loaded = ModelDirectory.load(model, backend, Math.min(windows.size(), MAX_BATCH),
+                    longest, SEED);
+            loaded.notes().forEach(note -> err.println("jbert: " + note));
+            Answerer.Answer answer = new Answerer(loaded.model()).answer(windows, context, 1);
+            if (json) {
+                writeJson(answer, out);
+            } else {
+                out.println(answer.best() == null ? "(no answer span found)" : answer.text());
+            }
+        }
+        out.flush();
+        return 0;
+    }
+
+    private static void writeJson(Answerer.Answer answer, PrintWriter out) throws IOException {
+        JsonGenerator json = new JsonFactory().createGenerator(out);
+        SpanSearch.Span best = answer.best();
+        json.writeStartObject();
+        json.writeStringField("answer", answer.text());
+        if (best != null) {
+            json.writeNumberField("score", best.score());
+            json.writeNumberField("start", best.start());
+            json.writeNumberField("end", best.end());
+            json.writeNumberField("window", best.window());
+        } else {
+            json.writeNullField("score");
+            json.writeNullField("start");
+            json.writeNullField("end");
+            json.writeNullField("window");
+        }
+        json.writeArrayFieldStart("windows");
+        for (int w = 0; w < answer.windows().size(); w++) {
+            json.writeStartObject();
+            int[] ids = answer.windows().get(w).inputIds();
+            json.writeFieldName("input_ids");
+            json.writeArray(ids, 0, ids.length);
+            writeFloats(json, "start_logits", answer.startLogits()[w]);
+            writeFloats(json, "end_logits", answer.endLogits()[w]);
+            json.writeEndObject();
+        }
+        json.writeEndArray();
+        json.writeEndObject();
+        json.flush();
+        out.println();
+    }
+
+    private static void writeFloats(JsonGenerator json, String name, float[] values) throws IOException {
+        json.writeArrayFieldStart(name);
+        for (float value : values) {
+            json.writeNumber(value);
+        }
+        json.writeEndArray();
+    }
+}

@@ -1,0 +1,180 @@
+package dev.jbert.core.model;
+
+import dev.jbert.kernels.Backend;
+import dev.jbert.kernels.Buffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Every buffer the forward and backward passes use, allocated once at the largest batch
+ * ({@code maxBatch x maxTokens}) and viewed at the current batch's exact shape.
+ *
+ * <p>Batches are padded only to their longest window (dynamic padding), so the token count
+ * changes from step to step. {@link #shape} re-slices the same memory instead of allocating:
+ * nothing is allocated inside a training step. The views are built by one method,
+ * {@link #build}, run once with an allocating {@link Sizer} and afterwards with a slicing one, so
+ * the list of buffers is written exactly once.
+ *
+ * <p>Shapes: B batch, T tokens, N = B T, C hidden, H heads, D = C / H, I intermediate.
+ */
+final class Activations {
+    /** What the forward pass keeps for the backward pass of one encoder layer. */
+    record Layer(
+            Buffer qkvHeads,          // [B, 3H, T, D]: per sequence, Q [H, T, D], then K, then V
+            Buffer probs,             // [B, H, T, T] attention probabilities (before dropout)
+            Buffer context,           // [N, C] heads merged back: [B, T, H, D]
+            Buffer attentionSum,      // [N, C] dropout(attention output) + layer input
+            Buffer attentionNorm,     // [N, C] LayerNorm of it: the FFN's input
+            Buffer attentionMean,     // [N]
+            Buffer attentionRstd,     // [N]
+            Buffer ffnPre,            // [N, I] before GELU
+            Buffer ffnGelu,           // [N, I] after GELU
+            Buffer outputSum,         // [N, C] dropout(FFN output) + attentionNorm
+            Buffer output,            // [N, C] LayerNorm of it: the layer's output
+            Buffer outputMean,        // [N]
+            Buffer outputRstd) {}     // [N]
+
+    /** The inputs of a batch on the device (int buffers). */
+    record Inputs(
+            Buffer inputIds,          // [N]
+            Buffer tokenTypeIds,      // [N]
+            Buffer positionIds,       // [N]: 0 .. T-1 for every sequence
+            Buffer attentionMask,     // [B, T]: 1 for real tokens, 0 for padding
+            Buffer startPositions,    // [B]
+            Buffer endPositions) {}   // [B]
+
+    /** Everything of one shape: stored activations, the head's outputs, and scratch. */
+    record Views(
+            Inputs inputs,
+            Buffer embeddingSum,      // [N, C] word + position + token type
+            Buffer embeddingNorm,     // [N, C] LayerNorm of it
+            Buffer embeddingMean,     // [N]
+            Buffer embeddingRstd,     // [N]
+            Buffer embeddingOutput,   // [N, C] dropout of it: layer 0's input
+            List<Layer> layers,
+            Buffer logits,            // [N, 2] the QA head's output
+            Buffer logitsByPosition,  // [2, N]: start logits [B, T], then end logits [B, T]
+            Buffer startProbs,        // [B, T] softmax of the start logits
+            Buffer endProbs,          // [B, T]
+            Buffer startLosses,       // [B]
+            Buffer endLosses,         // [B]
+            // scratch, shared by the layers
+            Buffer qkv,               // [N, 3C] before the heads are split
+            Buffer probsDropped,      // [B, H, T, T]
+            Buffer contextHeads,      // [B, H, T, D]
+            Buffer dense,             // [N, C] a projection's output before dropout
+            // gradients of activations (backward scratch)
+            Buffer dOutput,           // [N, C] gradient of the current layer's output
+            Buffer dInput,            // [N, C] gradient of its input
+            Buffer dSum,              // [N, C]
+            Buffer dDense,            // [N, C]
+            Buffer dFfn,              // [N, I]
+            Buffer dContext,          // [N, C]
+            Buffer dContextHeads,     // [B, H, T, D]
+            Buffer dScores,           // [B, H, T, T]
+            Buffer dQkvHeads,         // [B, 3H, T, D]
+            Buffer dQkv,              // [N, 3C]
+            Buffer dLogits,           // [N, 2]
+            Buffer dLogitsByPosition) {} // [2, N]
+
+    /** Hands out buffers in a fixed order: allocating them, or slicing the ones allocated. */
+    private interface Sizer {
+        Buffer floats(int length);
+
+        Buffer ints(int length);
+    }
+
+    private final BertConfig config;
+    private final int maxBatch;
+    private final int maxTokens;
+    private final List<Buffer> storage = new ArrayList<>();
+    private Views views;
+    private int batch = -1;
+    private int tokens = -1;
+
+    Activations(Backend backend, BertConfig config, int maxBatch, int maxTokens) {
+        this.config = config;
+        this.maxBatch = maxBatch;
+        this.maxTokens = maxTokens;
+        this.views = build(new Sizer() {
+            @Override
+            public Buffer floats(int length) {
+                Buffer buffer = backend.allocateFloats(length);
+                storage.add(buffer);
+                return buffer;
+            }
+
+            @Override
+            public Buffer ints(int length) {
+                Buffer buffer = backend.allocateInts(length);
+                storage.add(buffer);
+                return buffer;
+            }
+        }, maxBatch, maxTokens);
+        this.batch = maxBatch;
+        this.tokens = maxTokens;
+    }
+
+    int maxBatch() {
+        return maxBatch;
+    }
+
+    int maxTokens() {
+        return maxTokens;
+    }
+
+    /** The views for a batch of {@code batch} sequences of {@code tokens} tokens. */
+    Views shape(int batch, int tokens) {
+        if (batch < 1 || batch > maxBatch || tokens < 1 || tokens > maxTokens) {
+            throw new IllegalArgumentException("batch " + batch + " x " + tokens + " tokens exceeds the "
+                    + maxBatch + " x " + maxTokens + " the model was sized for");
+        }
+        if (batch != this.batch || tokens != this.tokens) {
+            int[] next = {0};
+            Sizer slicer = new Sizer() {
+                @Override
+                public Buffer floats(int length) {
+                    return storage.get(next[0]++).slice(0, length);
+                }
+
+                @Override
+                public Buffer ints(int length) {
+                    return floats(length);
+                }
+            };
+            views = build(slicer, batch, tokens);
+            this.batch = batch;
+            this.tokens = tokens;
+        }
+        return views;
+    }
+
+    private Views build(Sizer s, int b, int t) {
+        int n = b * t;
+        int c = config.hiddenSize();
+        int h = config.heads();
+        int i = config.intermediateSize();
+        int attention = b * h * t * t;
+        Inputs inputs = new Inputs(s.ints(n), s.ints(n), s.ints(n), s.ints(n), s.ints(b), s.ints(b));
+        Buffer embeddingSum = s.floats(n * c);
+        Buffer embeddingNorm = s.floats(n * c);
+        Buffer embeddingMean = s.floats(n);
+        Buffer embeddingRstd = s.floats(n);
+        Buffer embeddingOutput = s.floats(n * c);
+        List<Layer> layers = new ArrayList<>();
+        for (int layer = 0; layer < config.layers(); layer++) {
+            layers.add(new Layer(
+                    s.floats(3 * n * c), s.floats(attention), s.floats(n * c),
+                    s.floats(n * c), s.floats(n * c), s.floats(n), s.floats(n),
+                    s.floats(n * i), s.floats(n * i),
+                    s.floats(n * c), s.floats(n * c), s.floats(n), s.floats(n)));
+        }
+        return new Views(inputs, embeddingSum, embeddingNorm, embeddingMean, embeddingRstd, embeddingOutput,
+                List.copyOf(layers),
+                s.floats(2 * n), s.floats(2 * n), s.floats(n), s.floats(n), s.floats(b), s.floats(b),
+                s.floats(3 * n * c), s.floats(attention), s.floats(n * c), s.floats(n * c),
+                s.floats(n * c), s.floats(n * c), s.floats(n * c), s.floats(n * c), s.floats(n * i),
+                s.floats(n * c), s.floats(n * c), s.floats(attention), s.floats(3 * n * c), s.floats(3 * n * c),
+                s.floats(2 * n), s.floats(2 * n));
+    }
+}

@@ -1,0 +1,388 @@
+package dev.jbert.core.model;
+
+import dev.jbert.kernels.Backend;
+import dev.jbert.kernels.Buffer;
+import java.util.List;
+
+/**
+ * {@code BertForQuestionAnswering}: embeddings, N post-LayerNorm encoder layers, and a linear head
+ * that scores every token as the answer's start and end. The forward and the backward pass are
+ * written out op by op on a {@link Backend}, the backward in the reverse order of the forward, over
+ * buffers allocated once ({@link Activations}); there is no autograd.
+ *
+ * <p>Shapes: B sequences of T tokens, N = B T, C hidden, H heads of D = C / H, I intermediate.
+ * The loss is Hugging Face's: {@code (CE(start) + CE(end)) / 2}, each a mean over the batch.
+ *
+ * <p>Use: {@link #forward} (returns the loss when the batch has labels), then {@link #backward},
+ * which adds this batch's gradients to {@link #gradients()} (zero them with
+ * {@link #zeroGradients()} before the first micro-batch of a step).
+ */
+public final class BertQa {
+    private final Backend backend;
+    private final BertConfig config;
+    private final ParameterLayout layout;
+    private final Weights params;
+    private final Weights grads;
+    private final Activations activations;
+    private final float attentionScale;
+
+    // the shape and dropout of the last forward, which the backward must match
+    private Activations.Views views;
+    private Batch batch;
+    private Dropout dropout;
+
+    /** A model with zeroed parameters, sized for batches up to {@code maxBatch x maxTokens}. */
+    public BertQa(Backend backend, BertConfig config, int maxBatch, int maxTokens) {
+        if (maxTokens > config.maxPositions()) {
+            throw new IllegalArgumentException(maxTokens + " tokens exceed the model's "
+                    + config.maxPositions() + " positions");
+        }
+        this.backend = backend;
+        this.config = config;
+        this.layout = new ParameterLayout(config);
+        this.params = new Weights(layout, backend.allocateFloats(layout.size()));
+        this.grads = new Weights(layout, backend.allocateFloats(layout.size()));
+        this.activations = new Activations(backend, config, maxBatch, maxTokens);
+        this.attentionScale = (float) (1 / Math.sqrt(config.headDim()));
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    public BertConfig config() {
+        return config;
+    }
+
+    public ParameterLayout layout() {
+        return layout;
+    }
+
+    public Weights parameters() {
+        return params;
+    }
+
+    public Weights gradients() {
+        return grads;
+    }
+
+    public int maxBatch() {
+        return activations.maxBatch();
+    }
+
+    public int maxTokens() {
+        return activations.maxTokens();
+    }
+
+    public void zeroGradients() {
+        backend.fill(grads.all(), 0);
+    }
+
+    // ---- forward ------------------------------------------------------------------------------
+
+    /**
+     * Runs the model on a batch. With {@code dropout} null the model is in evaluation mode (no
+     * dropout, as HF's {@code model.eval()}). Returns the loss, or NaN when the batch has no labels.
+     */
+    public float forward(Batch batch, Dropout dropout) {
+        this.batch = batch;
+        this.dropout = dropout;
+        int b = batch.size();
+        int t = batch.tokens();
+        int n = b * t;
+        int c = config.hiddenSize();
+        int h = config.heads();
+        int d = config.headDim();
+        int i = config.intermediateSize();
+        float eps = config.layerNormEps();
+        Activations.Views a = activations.shape(b, t);
+        this.views = a;
+        upload(batch, a.inputs());
+
+        // embeddings: word + position + token type, LayerNorm, dropout
+        Weights.Embeddings e = params.embeddings();
+        backend.embeddingForward(a.inputs().inputIds(), e.word(), a.embeddingSum(), n, c, false);
+        backend.embeddingForward(a.inputs().positionIds(), e.position(), a.embeddingSum(), n, c, true);
+        backend.embeddingForward(a.inputs().tokenTypeIds(), e.tokenType(), a.embeddingSum(), n, c, true);
+        backend.layerNormForward(a.embeddingSum(), e.normGamma(), e.normBeta(), a.embeddingNorm(),
+                a.embeddingMean(), a.embeddingRstd(), n, c, eps);
+        dropoutOrCopy(a.embeddingNorm(), a.embeddingOutput(), config.hiddenDropout(),
+                dropout == null ? 0 : dropout.embeddings());
+
+        Buffer x = a.embeddingOutput();
+        for (int layer = 0; layer < config.layers(); layer++) {
+            Weights.Layer w = params.layers().get(layer);
+            Activations.Layer l = a.layers().get(layer);
+
+            // self-attention: Q, K and V in one GEMM, qkv [N, 3C] = x Wqkvᵀ + bqkv
+            linear(x, w.qkvWeight(), w.qkvBias(), a.qkv(), n, 3 * c, c);
+            // split the heads: [B, T, 3H, D] -> [B, 3H, T, D], so each head's Q, K, V are [T, D] matrices
+            backend.swapMiddleAxes(a.qkv(), l.qkvHeads(), b, t, 3 * h, d);
+            // scores [B, H, T, T] = Q Kᵀ per head (the scale is applied in the softmax)
+            for (int s = 0; s < b; s++) {
+                backend.gemmBatched(false, true, t, t, d, 1, query(l.qkvHeads(), s, t), key(l.qkvHeads(), s, t),
+                        0, perSequence(l.probs(), s, h * t * t), h);
+            }
+            backend.attentionSoftmaxForward(l.probs(), a.inputs().attentionMask(), l.probs(), b, h, t, attentionScale);
+            Buffer probs = attentionDropout(l.probs(), a.probsDropped(), layer);
+            // context [B, H, T, D] = probs V per head, then merge the heads: [B, T, H, D] = [N, C]
+            for (int s = 0; s < b; s++) {
+                backend.gemmBatched(false, false, t, d, t, 1, perSequence(probs, s, h * t * t),
+                        value(l.qkvHeads(), s, t), 0, perSequence(a.contextHeads(), s, h * t * d), h);
+            }
+            backend.swapMiddleAxes(a.contextHeads(), l.context(), b, h, t, d);
+            // output projection, dropout, residual, LayerNorm
+            linear(l.context(), w.attentionOutWeight(), w.attentionOutBias(), a.dense(), n, c, c);
+            hiddenDropout(a.dense(), layer, Dropout.ATTENTION_OUTPUT);
+            backend.add(a.dense(), x, l.attentionSum());
+            backend.layerNormForward(l.attentionSum(), w.attentionNormGamma(), w.attentionNormBeta(),
+                    l.attentionNorm(), l.attentionMean(), l.attentionRstd(), n, c, eps);
+
+            // feed-forward: [N, C] -> [N, I] -> GELU -> [N, C], dropout, residual, LayerNorm
+            linear(l.attentionNorm(), w.ffnInWeight(), w.ffnInBias(), l.ffnPre(), n, i, c);
+            backend.geluForward(l.ffnPre(), l.ffnGelu());
+            linear(l.ffnGelu(), w.ffnOutWeight(), w.ffnOutBias(), a.dense(), n, c, i);
+            hiddenDropout(a.dense(), layer, Dropout.FFN_OUTPUT);
+            backend.add(a.dense(), l.attentionNorm(), l.outputSum());
+            backend.layerNormForward(l.outputSum(), w.outputNormGamma(), w.outputNormBeta(),
+                    l.output(), l.outputMean(), l.outputRstd(), n, c, eps);
+            x = l.output();
+        }
+
+        // QA head: logits [N, 2], regrouped as [2, N] = start logits [B, T], then end logits [B, T]
+        linear(x, params.qaHead().weight(), params.qaHead().bias(), a.logits(), n, 2, c);
+        backend.swapMiddleAxes(a.logits(), a.logitsByPosition(), 1, n, 2, 1);
+        if (!batch.hasLabels()) {
+            return Float.NaN;
+        }
+        backend.crossEntropyForward(startLogits(a), a.inputs().startPositions(), a.startProbs(), a.startLosses(), b, t);
+        backend.crossEntropyForward(endLogits(a), a.inputs().endPositions(), a.endProbs(), a.endLosses(), b, t);
+        float[] start = new float[b];
+        float[] end = new float[b];
+        backend.copyOut(a.startLosses(), start);
+        backend.copyOut(a.endLosses(), end);
+        double sum = 0;
+        for (int s = 0; s < b; s++) {
+            sum += start[s] + end[s];
+        }
+        return (float) (sum / (2.0 * b));
+    }
+
+    /** The start logits of the last forward, [B, T] row-major, padding included. */
+    public float[] startLogits() {
+        float[] values = new float[views.logitsByPosition().length() / 2];
+        backend.copyOut(startLogits(views), values);
+        return values;
+    }
+
+    /** The end logits of the last forward, [B, T]. */
+    public float[] endLogits() {
+        float[] values = new float[views.logitsByPosition().length() / 2];
+        backend.copyOut(endLogits(views), values);
+        return values;
+    }
+
+    /** The buffers of the last forward, for tests and study tools in this package. */
+    Activations.Views views() {
+        return views;
+    }
+
+    // ---- backward -----------------------------------------------------------------------------
+
+    /**
+     * Adds the gradients of {@code lossScale * loss} of the last forward to {@link #gradients()}.
+     * For gradient accumulation over k micro-batches, pass {@code 1 / k}.
+     */
+    public void backward(float lossScale) {
+        if (batch == null || !batch.hasLabels()) {
+            throw new IllegalStateException("backward needs a forward pass over a labelled batch first");
+        }
+        Activations.Views a = views;
+        int b = batch.size();
+        int t = batch.tokens();
+        int n = b * t;
+        int c = config.hiddenSize();
+        int h = config.heads();
+        int d = config.headDim();
+        int i = config.intermediateSize();
+
+        // loss = (mean CE(start) + mean CE(end)) / 2: each row's loss has weight 1 / (2B)
+        float dLoss = lossScale / (2f * b);
+        backend.crossEntropyBackward(a.startProbs(), a.inputs().startPositions(),
+                a.dLogitsByPosition().slice(0, n), b, t, dLoss);
+        backend.crossEntropyBackward(a.endProbs(), a.inputs().endPositions(),
+                a.dLogitsByPosition().slice(n, n), b, t, dLoss);
+        backend.swapMiddleAxes(a.dLogitsByPosition(), a.dLogits(), 1, 2, n, 1);
+        Buffer lastOutput = a.layers().isEmpty() ? a.embeddingOutput() : a.layers().getLast().output();
+        linearBackward(a.dLogits(), lastOutput, params.qaHead().weight(), grads.qaHead().weight(),
+                grads.qaHead().bias(), a.dOutput(), false, n, 2, c);
+
+        Buffer dOutput = a.dOutput(); // gradient of the current layer's output
+        Buffer dInput = a.dInput();   // gradient of its input, computed below
+        for (int layer = config.layers() - 1; layer >= 0; layer--) {
+            Weights.Layer w = params.layers().get(layer);
+            Weights.Layer g = grads.layers().get(layer);
+            Activations.Layer l = a.layers().get(layer);
+            Buffer x = layer == 0 ? a.embeddingOutput() : a.layers().get(layer - 1).output();
+
+            // output LayerNorm; then the residual sends dSum to attentionNorm unchanged,
+            // and through the FFN branch's dropout
+            backend.layerNormBackward(dOutput, l.outputSum(), w.outputNormGamma(), l.outputMean(), l.outputRstd(),
+                    a.dSum(), g.outputNormGamma(), g.outputNormBeta(), n, c);
+            dropoutOrCopy(a.dSum(), a.dDense(), config.hiddenDropout(), stream(layer, Dropout.FFN_OUTPUT));
+            // feed-forward, in reverse: dGelu = dDense W2, GELU', dAttentionNorm += dFfn W1
+            linearBackward(a.dDense(), l.ffnGelu(), w.ffnOutWeight(), g.ffnOutWeight(), g.ffnOutBias(),
+                    a.dFfn(), false, n, c, i);
+            backend.geluBackward(l.ffnPre(), a.dFfn(), a.dFfn());
+            linearBackward(a.dFfn(), l.attentionNorm(), w.ffnInWeight(), g.ffnInWeight(), g.ffnInBias(),
+                    a.dSum(), true, n, i, c);
+
+            // attention LayerNorm; the residual sends dInput to x unchanged, and through dropout
+            // to the attention output projection
+            backend.layerNormBackward(a.dSum(), l.attentionSum(), w.attentionNormGamma(), l.attentionMean(),
+                    l.attentionRstd(), dInput, g.attentionNormGamma(), g.attentionNormBeta(), n, c);
+            dropoutOrCopy(dInput, a.dDense(), config.hiddenDropout(), stream(layer, Dropout.ATTENTION_OUTPUT));
+            linearBackward(a.dDense(), l.context(), w.attentionOutWeight(), g.attentionOutWeight(),
+                    g.attentionOutBias(), a.dContext(), false, n, c, c);
+            // split dContext [B, T, H, D] into heads [B, H, T, D]
+            backend.swapMiddleAxes(a.dContext(), a.dContextHeads(), b, t, h, d);
+
+            // context = dropout(probs) V: dV = dropout(probs)ᵀ dContext, dDropped = dContext Vᵀ
+            Buffer probs = attentionDropout(l.probs(), a.probsDropped(), layer);
+            for (int s = 0; s < b; s++) {
+                Buffer dContext = perSequence(a.dContextHeads(), s, h * t * d);
+                backend.gemmBatched(true, false, t, d, t, 1, perSequence(probs, s, h * t * t), dContext,
+                        0, value(a.dQkvHeads(), s, t), h);
+                backend.gemmBatched(false, true, t, t, d, 1, dContext, value(l.qkvHeads(), s, t),
+                        0, perSequence(a.dScores(), s, h * t * t), h);
+            }
+            // through the attention dropout (same mask), then the softmax (scale included)
+            dropoutOrCopy(a.dScores(), a.dScores(), config.attentionDropout(), stream(layer, Dropout.ATTENTION_PROBS));
+            backend.attentionSoftmaxBackward(l.probs(), a.dScores(), a.dScores(), b, h, t, attentionScale);
+            // scores = Q Kᵀ: dQ = dScores K, dK = dScoresᵀ Q
+            for (int s = 0; s < b; s++) {
+                Buffer dScores = perSequence(a.dScores(), s, h * t * t);
+                backend.gemmBatched(false, false, t, d, t, 1, dScores, key(l.qkvHeads(), s, t),
+                        0, query(a.dQkvHeads(), s, t), h);
+                backend.gemmBatched(true, false, t, d, t, 1, dScores, query(l.qkvHeads(), s, t),
+                        0, key(a.dQkvHeads(), s, t), h);
+            }
+            // merge the heads back to [B, T, 3H, D] = [N, 3C], then through the QKV projection;
+            // dInput already holds the residual's share, so the projection's is added to it
+            backend.swapMiddleAxes(a.dQkvHeads(), a.dQkv(), b, 3 * h, t, d);
+            linearBackward(a.dQkv(), x, w.qkvWeight(), g.qkvWeight(), g.qkvBias(), dInput, true, n, 3 * c, c);
+
+            Buffer swap = dOutput; // this layer's input is the previous layer's output
+            dOutput = dInput;
+            dInput = swap;
+        }
+
+        // embeddings: dropout, LayerNorm, then scatter-add into the three tables
+        Weights.Embeddings e = params.embeddings();
+        Weights.Embeddings ge = grads.embeddings();
+        dropoutOrCopy(dOutput, a.dSum(), config.hiddenDropout(), dropout == null ? 0 : dropout.embeddings());
+        backend.layerNormBackward(a.dSum(), a.embeddingSum(), e.normGamma(), a.embeddingMean(), a.embeddingRstd(),
+                dInput, ge.normGamma(), ge.normBeta(), n, c);
+        backend.embeddingBackward(a.inputs().inputIds(), dInput, ge.word(), n, c);
+        backend.embeddingBackward(a.inputs().positionIds(), dInput, ge.position(), n, c);
+        backend.embeddingBackward(a.inputs().tokenTypeIds(), dInput, ge.tokenType(), n, c);
+    }
+
+    // ---- building blocks ------------------------------------------------------------------------
+
+    /** A Linear layer with HF's weight layout: y [rows, out] = x [rows, in] Wᵀ + bias, W [out, in]. */
+    private void linear(Buffer x, Buffer weight, Buffer bias, Buffer y, int rows, int out, int in) {
+        backend.gemm(false, true, rows, out, in, 1, x, weight, 0, y);
+        backend.addBias(y, bias, rows, out);
+    }
+
+    /**
+     * The backward of {@link #linear}: dW += dyᵀ x, dBias += column sums of dy, and
+     * dx = dy W (or dx += dy W when {@code accumulate}, for a residual's second branch).
+     */
+    private void linearBackward(Buffer dy, Buffer x, Buffer weight, Buffer dWeight, Buffer dBias, Buffer dx,
+                                boolean accumulate, int rows, int out, int in) {
+        backend.gemm(true, false, out, in, rows, 1, dy, x, 1, dWeight);
+        backend.biasBackward(dy, dBias, rows, out);
+        backend.gemm(false, false, rows, in, out, 1, dy, weight, accumulate ? 1 : 0, dx);
+    }
+
+    /** Dropout of the attention probabilities into {@code scratch}; in evaluation, the probabilities themselves. */
+    private Buffer attentionDropout(Buffer probs, Buffer scratch, int layer) {
+        if (dropout == null || config.attentionDropout() == 0) {
+            return probs;
+        }
+        backend.dropout(probs, scratch, config.attentionDropout(), dropout.seed(), stream(layer, Dropout.ATTENTION_PROBS));
+        return scratch;
+    }
+
+    /** Dropout of a projection's output, in place; nothing in evaluation. */
+    private void hiddenDropout(Buffer x, int layer, int site) {
+        if (dropout != null && config.hiddenDropout() > 0) {
+            backend.dropout(x, x, config.hiddenDropout(), dropout.seed(), stream(layer, site));
+        }
+    }
+
+    /** y = dropout(x) in training, y = x in evaluation (a copy unless they are the same buffer). */
+    private void dropoutOrCopy(Buffer x, Buffer y, float p, long stream) {
+        if (dropout != null && p > 0) {
+            backend.dropout(x, y, p, dropout.seed(), stream);
+        } else if (x != y) {
+            backend.copy(x, y);
+        }
+    }
+
+    private long stream(int layer, int site) {
+        return dropout == null ? 0 : dropout.layer(layer, site);
+    }
+
+    /** Sequence {@code s}'s part of a [B, ...] buffer whose rows hold {@code size} floats each. */
+    private static Buffer perSequence(Buffer buffer, int s, int size) {
+        return buffer.slice(s * size, size);
+    }
+
+    /** Q [H, T, D] of sequence s in a [B, 3H, T, D] buffer; K and V follow it. */
+    private Buffer query(Buffer qkvHeads, int s, int t) {
+        return headPart(qkvHeads, s, t, 0);
+    }
+
+    private Buffer key(Buffer qkvHeads, int s, int t) {
+        return headPart(qkvHeads, s, t, 1);
+    }
+
+    private Buffer value(Buffer qkvHeads, int s, int t) {
+        return headPart(qkvHeads, s, t, 2);
+    }
+
+    private Buffer headPart(Buffer qkvHeads, int s, int t, int part) {
+        int size = config.heads() * t * config.headDim();
+        return qkvHeads.slice((3 * s + part) * size, size);
+    }
+
+    private static Buffer startLogits(Activations.Views a) {
+        int n = a.logitsByPosition().length() / 2;
+        return a.logitsByPosition().slice(0, n);
+    }
+
+    private static Buffer endLogits(Activations.Views a) {
+        int n = a.logitsByPosition().length() / 2;
+        return a.logitsByPosition().slice(n, n);
+    }
+
+    /** Copies a batch's ints to the device; position ids are 0 .. T-1 in every sequence. */
+    private void upload(Batch batch, Activations.Inputs inputs) {
+        int t = batch.tokens();
+        int[] positions = new int[batch.size() * t];
+        for (int k = 0; k < positions.length; k++) {
+            positions[k] = k % t;
+        }
+        backend.copyIn(batch.inputIds(), inputs.inputIds());
+        backend.copyIn(batch.tokenTypeIds(), inputs.tokenTypeIds());
+        backend.copyIn(positions, inputs.positionIds());
+        backend.copyIn(batch.attentionMask(), inputs.attentionMask());
+        if (batch.hasLabels()) {
+            backend.copyIn(batch.startPositions(), inputs.startPositions());
+            backend.copyIn(batch.endPositions(), inputs.endPositions());
+        }
+    }
+}

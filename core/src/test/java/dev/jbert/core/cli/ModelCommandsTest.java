@@ -1,0 +1,113 @@
+package dev.jbert.core.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jbert.tokenizer.CodePoints;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code answer}, {@code bench} and {@code convert} as a user runs them, on the tiny fixture model. */
+class ModelCommandsTest {
+    static final Path TINY = Path.of("src/test/resources/fixtures/tiny-qa");
+
+    @TempDir
+    Path dir;
+
+    record Result(int exitCode, String out, String err) {}
+
+    static Result run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void answerJsonHasTheSpanAndEveryWindowsLogits() throws IOException {
+        // the tiny model's vocab is w0 .. w93: a context of 40 words needs several 24-token windows
+        StringBuilder context = new StringBuilder();
+        for (int i = 0; i < 40; i++) {
+            context.append(i == 0 ? "" : " ").append("w").append(i);
+        }
+        Result result = run("answer", "--model", TINY.toString(), "--question", "  w7 w8", "--context", context.toString(),
+                "--json", "--max-seq-length", "24", "--doc-stride", "8");
+        assertEquals(0, result.exitCode(), result.err());
+        JsonNode json = new ObjectMapper().readTree(result.out());
+        JsonNode windows = json.get("windows");
+        assertTrue(windows.size() > 1, "a long context is cut into windows");
+        for (JsonNode window : windows) {
+            int length = window.get("input_ids").size();
+            assertTrue(length <= 24);
+            assertEquals(length, window.get("start_logits").size());
+            assertEquals(length, window.get("end_logits").size());
+        }
+        int start = json.get("start").asInt();
+        int end = json.get("end").asInt();
+        assertEquals(CodePoints.substring(context.toString(), start, end), json.get("answer").asText());
+        // the score is the best window's start logit plus end logit at the answer's tokens
+        assertTrue(Double.isFinite(json.get("score").asDouble()));
+    }
+
+    @Test
+    void answerPrintsTheTextAlone() {
+        Result result = run("answer", "--model", TINY.toString(), "--question", "w1", "--context", "w2 w3 w4",
+                "--max-seq-length", "16", "--doc-stride", "4");
+        assertEquals(0, result.exitCode(), result.err());
+        assertTrue(result.out().strip().matches("w[234]( w[34])*"), result.out());
+    }
+
+    @Test
+    void badModelDirectoriesAreOneLineErrors() throws IOException {
+        Result missing = run("answer", "--model", dir.resolve("nothing").toString(), "--question", "q", "--context", "c");
+        assertEquals(Main.EXIT_USER_ERROR, missing.exitCode());
+        assertEquals(1, missing.err().strip().lines().count(), missing.err());
+        assertTrue(missing.err().contains("nothing/config.json: no such file"), missing.err());
+
+        Files.copy(TINY.resolve("config.json"), dir.resolve("config.json"));
+        Files.copy(TINY.resolve("vocab.txt"), dir.resolve("vocab.txt"));
+        Files.write(dir.resolve("model.safetensors"), new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+        Result corrupt = run("answer", "--model", dir.toString(), "--question", "w1", "--context", "w2",
+                "--max-seq-length", "16", "--doc-stride", "4");
+        assertEquals(Main.EXIT_USER_ERROR, corrupt.exitCode());
+        assertTrue(corrupt.err().startsWith("jbert: " + dir.resolve("model.safetensors") + ": header length"), corrupt.err());
+        assertEquals(1, corrupt.err().strip().lines().count(), corrupt.err());
+    }
+
+    @Test
+    void benchEndsWithItsJsonContract() throws IOException {
+        Path config = dir.resolve("config.json");
+        Files.writeString(config, "{\"vocab_size\": 99, \"hidden_size\": 32, \"num_hidden_layers\": 2, "
+                + "\"num_attention_heads\": 4, \"intermediate_size\": 37, \"max_position_embeddings\": 40}");
+        Result result = run("bench", "--config", config.toString(), "--batch-size", "2", "--seq-len", "16",
+                "--runs", "1", "--json");
+        assertEquals(0, result.exitCode(), result.err());
+        String last = result.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+        JsonNode json = new ObjectMapper().readTree(last);
+        assertTrue(json.get("train_step_s").asDouble() > 0);
+        assertTrue(json.get("eval_forward_s").asDouble() > 0);
+        assertTrue(json.get("threads").asInt() >= 1);
+    }
+
+    @Test
+    void convertRefusesToOverwriteAndNamesAMissingCheckpoint() throws IOException {
+        Result missing = run("convert", "--tf-checkpoint", dir.resolve("ckpt").toString(), "--out", dir.resolve("out").toString());
+        assertEquals(Main.EXIT_USER_ERROR, missing.exitCode());
+        assertTrue(missing.err().contains("ckpt.index: no such file"), missing.err());
+        assertTrue(Files.notExists(dir.resolve("out")), "nothing half-written");
+        try (var leftovers = Files.list(dir)) {
+            assertEquals(0, leftovers.count(), "no staging directory left behind");
+        }
+        Files.createDirectories(dir.resolve("full"));
+        Files.writeString(dir.resolve("full").resolve("x"), "x");
+        Result full = run("convert", "--tf-checkpoint", dir.resolve("ckpt").toString(), "--out", dir.resolve("full").toString());
+        assertEquals(Main.EXIT_USER_ERROR, full.exitCode());
+        assertTrue(full.err().contains("already exists and is not empty"), full.err());
+    }
+}
