@@ -6,30 +6,37 @@ package dev.jbert.kernels;
  * {@code i} of a dropout mask can be computed by any thread, on any backend, in any order, and
  * the backward pass can recompute the mask instead of storing it.
  *
- * <p>jbert's use: key = the 64-bit seed, counter = (i / 4 as 64 bits, stream as 64 bits); the
- * four 32-bit outputs serve elements {@code 4j .. 4j+3}. The stream separates the dropout sites of
- * a step (each layer and each step gets its own), so no two masks overlap.
+ * <p>jbert's use: key = the 64-bit seed, counter = (block as 64 bits, stream as 64 bits). Elements
+ * come in tiles of 32: element {@code i} takes output {@code r / 8} of block {@code 8 t + r % 8},
+ * where {@code t = i / 32} and {@code r = i % 32}. So the 8 blocks of a tile, computed side by side
+ * in 8 vector lanes, give 8 consecutive elements per output: a CPU computes a tile with a few
+ * vector instructions, and a GPU thread can just as well compute one block. The stream separates
+ * the dropout sites of a step (each layer and each step gets its own), so no two masks overlap.
  */
 public final class Philox {
-    private static final int MULTIPLIER_0 = 0xD2511F53;
-    private static final int MULTIPLIER_1 = 0xCD9E8D57;
-    private static final int WEYL_0 = 0x9E3779B9; // golden ratio
-    private static final int WEYL_1 = 0xBB67AE85; // sqrt(3) - 1
-    private static final int ROUNDS = 10;
+    // the algorithm's constants, public for vectorized implementations
+    public static final int MULTIPLIER_0 = 0xD2511F53;
+    public static final int MULTIPLIER_1 = 0xCD9E8D57;
+    public static final int WEYL_0 = 0x9E3779B9; // golden ratio
+    public static final int WEYL_1 = 0xBB67AE85; // sqrt(3) - 1
+    public static final int ROUNDS = 10;
 
     private Philox() {}
 
-    /**
-     * The 32 random bits for element {@code index}: lane {@code index % 4} of the block at counter
-     * {@code (index / 4, stream)}.
-     */
+    /** Elements per tile, and blocks per tile (see the class comment). */
+    public static final int TILE = 32;
+    public static final int BLOCKS_PER_TILE = 8;
+
+    /** The 32 random bits for element {@code index}. */
     public static int bits(long seed, long stream, long index) {
+        long tile = index / TILE;
+        int r = (int) (index % TILE);
         int[] lanes = new int[4];
-        block(seed, stream, index >>> 2, lanes);
-        return lanes[(int) (index & 3)];
+        block(seed, stream, tile * BLOCKS_PER_TILE + r % BLOCKS_PER_TILE, lanes);
+        return lanes[r / BLOCKS_PER_TILE];
     }
 
-    /** The four 32-bit outputs for counter {@code (block, stream)}: elements {@code 4 block .. 4 block + 3}. */
+    /** The four 32-bit outputs of the block at counter {@code (block, stream)}. */
     public static void block(long seed, long stream, long block, int[] lanes) {
         generate((int) block, (int) (block >>> 32), (int) stream, (int) (stream >>> 32),
                 (int) seed, (int) (seed >>> 32), lanes);
@@ -57,9 +64,18 @@ public final class Philox {
         lanes[3] = c3;
     }
 
-    /** A uniform float in [0, 1) from the top 24 bits, exactly representable. */
+    /**
+     * A uniform float in [0, 1) from the top 24 bits, exactly representable. (So
+     * {@code uniform(bits) >= p} exactly when {@code bits >>> 8 >= keepThreshold(p)}: kernels may
+     * compare integers.)
+     */
     public static float uniform(int bits) {
         return (bits >>> 8) * 0x1.0p-24f;
+    }
+
+    /** The smallest 24-bit value whose uniform float is at least {@code p}. */
+    public static int keepThreshold(float p) {
+        return (int) Math.ceil(p * 0x1.0p24);
     }
 
     /** Whether dropout with probability {@code p} keeps element {@code index}. */

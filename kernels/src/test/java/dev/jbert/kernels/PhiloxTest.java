@@ -25,13 +25,26 @@ class PhiloxTest {
     }
 
     @Test
-    void elementsMapToCounterLanes() {
+    void elementsOfATileTakeOneOutputOfEightBlocks() {
         int[] lanes = new int[4];
         long seed = 0x1234_5678_9abc_def0L;
         long stream = 77;
-        Philox.block(seed, stream, 5, lanes);
-        for (int lane = 0; lane < 4; lane++) {
-            assertEquals(lanes[lane], Philox.bits(seed, stream, 5 * 4 + lane));
+        long tile = 5;
+        for (int b = 0; b < 8; b++) {
+            Philox.block(seed, stream, tile * 8 + b, lanes);
+            for (int j = 0; j < 4; j++) {
+                assertEquals(lanes[j], Philox.bits(seed, stream, tile * 32 + j * 8 + b), "block " + b + " output " + j);
+            }
+        }
+    }
+
+    @Test
+    void theIntegerThresholdAgreesWithTheUniformFloat() {
+        for (float p : new float[] {0, 0.1f, 0.5f, 0.3333f, 0.999f}) {
+            int threshold = Philox.keepThreshold(p);
+            for (int bits : new int[] {0, (threshold - 1) << 8, threshold << 8, (threshold << 8) | 0xFF, -1}) {
+                assertEquals(Philox.uniform(bits) >= p, bits >>> 8 >= threshold, "p " + p + " bits " + bits);
+            }
         }
     }
 

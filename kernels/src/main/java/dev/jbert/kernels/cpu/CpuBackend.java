@@ -11,7 +11,7 @@ import java.util.Arrays;
  * in-order queue.
  *
  * <p>This class checks arguments and dispatches; the numerics live in the kernel classes of this
- * package, one per family (GEMM, elementwise, GELU, LayerNorm, softmaxes, embeddings, optimizer).
+ * package, one per family (GEMM, elementwise, GELU, dropout, LayerNorm, softmaxes, embeddings, optimizer).
  *
  * <p>Settings: {@code -Djbert.threads=N} (default: one per core) and {@code -Djbert.simd=false}
  * (scalar loops instead of vectors, same kernels otherwise).
@@ -22,6 +22,7 @@ public final class CpuBackend implements Backend {
     private final Gemm gemm;
     private final ElementwiseKernels elementwise;
     private final GeluKernels gelu;
+    private final DropoutKernel dropout;
     private final LayerNormKernels layerNorm;
     private final SoftmaxKernels softmax;
     private final EmbeddingKernels embedding;
@@ -38,6 +39,7 @@ public final class CpuBackend implements Backend {
         this.gemm = new Gemm(parallel, simdEnabled);
         this.elementwise = new ElementwiseKernels(parallel, simd);
         this.gelu = new GeluKernels(parallel, simd);
+        this.dropout = new DropoutKernel(parallel, simd);
         this.layerNorm = new LayerNormKernels(parallel, simd);
         this.softmax = new SoftmaxKernels(parallel, simd);
         this.embedding = new EmbeddingKernels(parallel, simd);
@@ -173,7 +175,7 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
         }
         CpuBuffer cx = floats(x, -1, "x");
-        elementwise.dropout(cx, floats(y, cx.length(), "y"), p, seed, stream);
+        dropout.dropout(cx, floats(y, cx.length(), "y"), p, seed, stream);
     }
 
     @Override

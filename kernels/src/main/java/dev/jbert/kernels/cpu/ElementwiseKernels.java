@@ -1,9 +1,8 @@
 package dev.jbert.kernels.cpu;
 
-import dev.jbert.kernels.Philox;
 import jdk.incubator.vector.FloatVector;
 
-/** Bias, residual add, axis swap, dropout, fill: one pass over memory each. */
+/** Bias, residual add and axis swap: one pass over memory each. */
 final class ElementwiseKernels {
     /** Elements per parallel task: big enough to amortize the hand-off, small enough to balance. */
     static final int GRAIN = 1 << 14;
@@ -97,26 +96,6 @@ final class ElementwiseKernels {
                 for (int c = 0; c < d2; c++) {
                     System.arraycopy(x.floats, x.offset + (ab * d2 + c) * d3,
                             y.floats, y.offset + ((a * d2 + c) * d1 + b) * d3, d3);
-                }
-            }
-        });
-    }
-
-    /**
-     * Inverted dropout. Tasks cover whole Philox blocks of 4 elements, so each block of random
-     * bits is generated once.
-     */
-    void dropout(CpuBuffer x, CpuBuffer y, float p, long seed, long stream) {
-        float[] xs = x.floats;
-        float[] ys = y.floats;
-        float scale = 1 / (1 - p);
-        parallel.parallelForRanges(x.length(), GRAIN, (first, last) -> {
-            int[] lanes = new int[4];
-            for (int block = first; block < last; block += 4) {
-                Philox.block(seed, stream, block >>> 2, lanes);
-                for (int i = block; i < Math.min(last, block + 4); i++) {
-                    boolean keep = Philox.uniform(lanes[i & 3]) >= p;
-                    ys[y.offset + i] = keep ? xs[x.offset + i] * scale : 0f;
                 }
             }
         });

@@ -1,7 +1,6 @@
 package dev.jbert.kernels.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -33,70 +32,58 @@ final class GeluKernels {
 
     /** y = x Φ(x). */
     void forward(CpuBuffer x, CpuBuffer y) {
-        float[] xs = x.floats;
-        float[] ys = y.floats;
-        parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
-            int i = first;
-            int bound = first + simd.bound(last - first);
-            for (; i < bound; i += Simd.LANES) {
-                FloatVector v = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i);
-                FloatVector z = v.mul(SQRT_HALF);
-                FloatVector cdf = erf(z, gaussian(z)).add(1f).mul(0.5f);
-                v.mul(cdf).intoArray(ys, y.offset + i);
-            }
-            for (; i < last; i++) {
-                float v = xs[x.offset + i];
-                float z = v * SQRT_HALF;
-                ys[y.offset + i] = v * 0.5f * (1 + erf(z, (float) Math.exp(-z * z)));
-            }
-        });
+        run(x, null, y);
     }
 
     /** dx = dy (Φ(x) + x φ(x)). */
     void backward(CpuBuffer x, CpuBuffer dy, CpuBuffer dx) {
+        run(x, dy, dx);
+    }
+
+    /**
+     * The forward (dy null) and the backward share one loop. Everything is written out in the
+     * loop body on purpose: a helper method taking or returning vectors that the JIT declines to
+     * inline makes every vector a heap object, and the kernel tens of times slower.
+     */
+    private void run(CpuBuffer x, CpuBuffer dy, CpuBuffer out) {
         float[] xs = x.floats;
-        float[] dys = dy.floats;
-        float[] dxs = dx.floats;
+        float[] dys = dy == null ? null : dy.floats;
+        float[] outs = out.floats;
+        boolean backward = dy != null;
         parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
             int i = first;
             int bound = first + simd.bound(last - first);
             for (; i < bound; i += Simd.LANES) {
                 FloatVector v = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i);
                 FloatVector z = v.mul(SQRT_HALF);
-                FloatVector g = gaussian(z);
-                FloatVector cdf = erf(z, g).add(1f).mul(0.5f);
-                FloatVector derivative = v.mul(g).mul(INV_SQRT_2PI).add(cdf);
-                FloatVector.fromArray(Simd.FLOATS, dys, dy.offset + i).mul(derivative)
-                        .intoArray(dxs, dx.offset + i);
+                FloatVector gaussian = z.mul(z).neg().lanewise(VectorOperators.EXP); // e^{-z²}
+                FloatVector t = FloatVector.broadcast(Simd.FLOATS, 1f).div(z.abs().fma(P, 1f));
+                FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(Simd.FLOATS, A3))
+                        .fma(t, FloatVector.broadcast(Simd.FLOATS, A2)).fma(t, FloatVector.broadcast(Simd.FLOATS, A1));
+                FloatVector magnitude = poly.mul(t).mul(gaussian).neg().add(1f);
+                FloatVector erf = magnitude.blend(magnitude.neg(), z.compare(VectorOperators.LT, 0f));
+                FloatVector cdf = erf.add(1f).mul(0.5f);
+                if (backward) {
+                    FloatVector derivative = v.mul(gaussian).mul(INV_SQRT_2PI).add(cdf);
+                    FloatVector.fromArray(Simd.FLOATS, dys, dy.offset + i).mul(derivative)
+                            .intoArray(outs, out.offset + i);
+                } else {
+                    v.mul(cdf).intoArray(outs, out.offset + i);
+                }
             }
             for (; i < last; i++) {
                 float v = xs[x.offset + i];
                 float z = v * SQRT_HALF;
-                float g = (float) Math.exp(-z * z);
-                float cdf = 0.5f * (1 + erf(z, g));
-                dxs[dx.offset + i] = dys[dy.offset + i] * (cdf + v * g * INV_SQRT_2PI);
+                float gaussian = (float) Math.exp(-z * z);
+                float cdf = 0.5f * (1 + erf(z, gaussian));
+                outs[out.offset + i] = backward
+                        ? dys[dy.offset + i] * (cdf + v * gaussian * INV_SQRT_2PI)
+                        : v * cdf;
             }
         });
     }
 
-    /** e^{-z²}. */
-    private static FloatVector gaussian(FloatVector z) {
-        return Simd.exp(z.mul(z).neg());
-    }
-
-    /** erf(z), given {@code gaussian = e^{-z²}}. */
-    private static FloatVector erf(FloatVector z, FloatVector gaussian) {
-        FloatVector a = z.abs();
-        FloatVector t = a.fma(P, 1f);
-        t = FloatVector.broadcast(Simd.FLOATS, 1f).div(t);
-        FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(Simd.FLOATS, A3));
-        poly = poly.fma(t, FloatVector.broadcast(Simd.FLOATS, A2)).fma(t, FloatVector.broadcast(Simd.FLOATS, A1));
-        FloatVector magnitude = poly.mul(t).mul(gaussian).neg().add(1f);
-        VectorMask<Float> negative = z.compare(VectorOperators.LT, 0f);
-        return magnitude.blend(magnitude.neg(), negative);
-    }
-
-    /** Scalar twin of the vector erf above. */
+    /** erf(z), given {@code gaussian = e^{-z²}}: the scalar twin of the vector code above. */
     private static float erf(float z, float gaussian) {
         float a = Math.abs(z);
         float t = 1 / (1 + P * a);

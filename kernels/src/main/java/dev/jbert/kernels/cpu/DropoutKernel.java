@@ -1,0 +1,99 @@
+package dev.jbert.kernels.cpu;
+
+import dev.jbert.kernels.Philox;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Inverted dropout with {@link Philox}'s mask: {@code y = keep ? x / (1 - p) : 0}.
+ *
+ * <p>The vector path computes a tile of 32 elements at once: its 8 Philox blocks side by side in
+ * the 8 lanes of 64-bit vectors (each lane holds one 32-bit word; a 64-bit multiply gives the
+ * 32x32 product whose high and low halves Philox needs). Output word j of the 8 blocks decides
+ * elements {@code 8j .. 8j+7} of the tile. Without 8-lane long vectors (or with SIMD off) the
+ * same tiles are computed one block at a time.
+ */
+final class DropoutKernel {
+    private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_512;
+    private static final VectorSpecies<Float> EIGHT_FLOATS = FloatVector.SPECIES_256;
+    private static final long LOW32 = 0xFFFF_FFFFL;
+
+    private final Parallel parallel;
+    private final boolean vectors;
+
+    DropoutKernel(Parallel parallel, Simd simd) {
+        this.parallel = parallel;
+        // 8 long lanes must be native: an emulated 512-bit vector would be far slower than scalar code
+        this.vectors = simd.enabled() && LongVector.SPECIES_PREFERRED.length() >= Philox.BLOCKS_PER_TILE;
+    }
+
+    void dropout(CpuBuffer x, CpuBuffer y, float p, long seed, long stream) {
+        float[] xs = x.floats;
+        float[] ys = y.floats;
+        float scale = 1 / (1 - p);
+        int threshold = Philox.keepThreshold(p);
+        // ranges are whole tiles (the grain is a multiple of 32), so no tile is split between tasks
+        parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
+            int[] lanes = new int[4];
+            for (int tileStart = first; tileStart < last; tileStart += Philox.TILE) {
+                long tile = tileStart / Philox.TILE;
+                if (vectors && tileStart + Philox.TILE <= last) {
+                    vectorTile(xs, x.offset + tileStart, ys, y.offset + tileStart, seed, stream, tile, threshold, scale);
+                    continue;
+                }
+                for (int b = 0; b < Philox.BLOCKS_PER_TILE; b++) {
+                    Philox.block(seed, stream, tile * Philox.BLOCKS_PER_TILE + b, lanes);
+                    for (int j = 0; j < 4; j++) {
+                        int i = tileStart + j * Philox.BLOCKS_PER_TILE + b;
+                        if (i < last) {
+                            boolean keep = lanes[j] >>> 8 >= threshold;
+                            ys[y.offset + i] = keep ? xs[x.offset + i] * scale : 0f;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /** One full tile of 32 elements from {@code xs[from]} to {@code ys[to]}. */
+    private static void vectorTile(float[] xs, int from, float[] ys, int to, long seed, long stream, long tile,
+                                   int threshold, float scale) {
+        long firstBlock = tile * Philox.BLOCKS_PER_TILE;
+        // counter words: c0 = block index (low 32 bits, one block per lane), c1 = its high bits,
+        // c2 and c3 = the stream; firstBlock is a multiple of 8, so adding 0..7 never carries into c1
+        LongVector c0 = LongVector.broadcast(LONGS, firstBlock & LOW32).add(LongVector.zero(LONGS).addIndex(1));
+        LongVector c1 = LongVector.broadcast(LONGS, (firstBlock >>> 32) & LOW32);
+        LongVector c2 = LongVector.broadcast(LONGS, stream & LOW32);
+        LongVector c3 = LongVector.broadcast(LONGS, (stream >>> 32) & LOW32);
+        long k0 = seed & LOW32;
+        long k1 = (seed >>> 32) & LOW32;
+        for (int round = 0; round < Philox.ROUNDS; round++) {
+            LongVector product0 = c0.mul(Philox.MULTIPLIER_0 & LOW32);
+            LongVector product1 = c2.mul(Philox.MULTIPLIER_1 & LOW32);
+            LongVector hi0 = product0.lanewise(VectorOperators.LSHR, 32);
+            LongVector lo0 = product0.and(LOW32);
+            LongVector hi1 = product1.lanewise(VectorOperators.LSHR, 32);
+            LongVector lo1 = product1.and(LOW32);
+            c0 = hi1.lanewise(VectorOperators.XOR, c1).lanewise(VectorOperators.XOR, k0);
+            c1 = lo1;
+            c2 = hi0.lanewise(VectorOperators.XOR, c3).lanewise(VectorOperators.XOR, k1);
+            c3 = lo0;
+            k0 = (k0 + (Philox.WEYL_0 & LOW32)) & LOW32;
+            k1 = (k1 + (Philox.WEYL_1 & LOW32)) & LOW32;
+        }
+        apply(c0, xs, from, ys, to, threshold, scale);
+        apply(c1, xs, from + 8, ys, to + 8, threshold, scale);
+        apply(c2, xs, from + 16, ys, to + 16, threshold, scale);
+        apply(c3, xs, from + 24, ys, to + 24, threshold, scale);
+    }
+
+    private static void apply(LongVector words, float[] xs, int from, float[] ys, int to, int threshold, float scale) {
+        VectorMask<Float> keep = words.lanewise(VectorOperators.LSHR, 8)
+                .compare(VectorOperators.GE, threshold).cast(EIGHT_FLOATS);
+        FloatVector.zero(EIGHT_FLOATS).blend(FloatVector.fromArray(EIGHT_FLOATS, xs, from).mul(scale), keep)
+                .intoArray(ys, to);
+    }
+}
