@@ -2,7 +2,7 @@
 the same way, in eager PyTorch on the CPU (HF's computation, see bert_reference.py).
 
     OPENBLAS_CORETYPE=SKYLAKEX OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 python/bench_torch.py \
-        [--batch-size 8] [--seq-len 384] [--runs 3]
+        [--batch-size 8] [--seq-len 384] [--runs 3] [--threads N (default: all cores)]
 
 A training step: forward in training mode (dropout 0.1), the QA loss, backward, gradient clipping
 at 1.0, AdamW. An eval forward: model.eval() under torch.no_grad(). Each is timed as the median
@@ -12,6 +12,7 @@ as installed, and with tcmalloc preloaded (PyTorch's CPU tuning guide).
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -39,7 +40,11 @@ def main():
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seq-len", type=int, default=384)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
+    # Debian's build starts with one OpenMP thread here (omp_get_max_threads() is 1): use every core,
+    # as jbert does
+    torch.set_num_threads(args.threads)
     torch.manual_seed(42)
     model = BertForQuestionAnswering(BERT_BASE)
     with torch.no_grad():

@@ -42,11 +42,7 @@ public final class SafeTensorsReader implements AutoCloseable {
     /** One tensor's entry in the header; {@code begin} and {@code end} are byte offsets into the data. */
     public record TensorInfo(String name, DType type, long[] shape, long begin, long end) {
         public long elements() {
-            long count = 1;
-            for (long dim : shape) {
-                count *= dim;
-            }
-            return count;
+            return Shapes.elements(shape);
         }
     }
 
@@ -140,19 +136,14 @@ public final class SafeTensorsReader implements AutoCloseable {
             throw error(file, where + " has no shape array");
         }
         long[] shape = new long[shapeNode.size()];
-        long elements = 1;
         for (int i = 0; i < shape.length; i++) {
             JsonNode dim = shapeNode.get(i);
             if (!dim.canConvertToLong() || !dim.isIntegralNumber() || dim.asLong() < 0) {
                 throw error(file, where + " has an invalid shape " + shapeNode);
             }
             shape[i] = dim.asLong();
-            try {
-                elements = Math.multiplyExact(elements, shape[i]);
-            } catch (ArithmeticException overflow) {
-                elements = Long.MAX_VALUE; // reported below as a byte-count mismatch
-            }
         }
+        long elements = Shapes.elements(shape); // -1 when it overflows
         JsonNode offsets = node.get("data_offsets");
         if (offsets == null || !offsets.isArray() || offsets.size() != 2
                 || !offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber()) {
@@ -164,9 +155,10 @@ public final class SafeTensorsReader implements AutoCloseable {
             throw error(file, where + " has data_offsets [" + begin + ", " + end + "] outside the "
                     + dataBytes + " data bytes");
         }
-        if (elements == Long.MAX_VALUE || end - begin != elements * type.bytes()) {
-            throw error(file, where + " has " + (end - begin) + " bytes, but shape " + shapeNode
-                    + " of " + type + " needs " + (elements == Long.MAX_VALUE ? "more than 2^63" : elements * type.bytes()));
+        long needed = elements < 0 || elements > Long.MAX_VALUE / type.bytes() ? -1 : elements * type.bytes();
+        if (end - begin != needed) {
+            throw error(file, where + " has " + (end - begin) + " bytes, but shape " + shapeNode + " of " + type
+                    + " needs " + (needed < 0 ? "more than 2^63" : needed));
         }
         return new TensorInfo(name, type, shape, begin, end);
     }

@@ -132,6 +132,7 @@ final class Activations {
         if (batch != this.batch || tokens != this.tokens) {
             int[] next = {0};
             Sizer slicer = new Sizer() {
+                // the same order as the allocation: each call takes the next stored buffer's prefix
                 @Override
                 public Buffer floats(int length) {
                     return storage.get(next[0]++).slice(0, length);
@@ -139,7 +140,7 @@ final class Activations {
 
                 @Override
                 public Buffer ints(int length) {
-                    return floats(length);
+                    return storage.get(next[0]++).slice(0, length);
                 }
             };
             views = build(slicer, batch, tokens);

@@ -1,6 +1,7 @@
 package dev.jbert.core.tf;
 
 import dev.jbert.core.io.ModelFileException;
+import dev.jbert.core.io.Shapes;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -30,11 +31,7 @@ public final class TensorBundle implements AutoCloseable {
     /** One variable: its dtype (TensorFlow's enum), shape, and where its bytes are. */
     public record Entry(String name, int dtype, long[] shape, int shard, long offset, long size) {
         public long elements() {
-            long count = 1;
-            for (long dim : shape) {
-                count *= dim;
-            }
-            return count;
+            return Shapes.elements(shape);
         }
     }
 
