@@ -27,6 +27,8 @@ import org.junit.jupiter.api.Test;
  * byte order; the forward pass shows the weights make a working encoder.
  */
 class BertBaseWeightsTest {
+    /** The expected values were printed with 7 significant digits. */
+    private static final float PRINTED = 1e-8f;
     @Test
     void knownNumbersAndAWorkingForwardPass() {
         String property = System.getProperty("jbert.bertBase", "");
@@ -39,14 +41,14 @@ class BertBaseWeightsTest {
             assertEquals(BertConfig.bertBase(), model.config());
             assertEquals(30522, loaded.vocab().size());
             assertArrayEquals(new float[] {0.0136303f, -0.02649042f, -0.02350313f, -0.00778762f},
-                    values(model, "bert.embeddings.word_embeddings.weight", 101 * 768, 4), "[CLS]'s embedding");
+                    values(model, "bert.embeddings.word_embeddings.weight", 101 * 768, 4), PRINTED, "[CLS]'s embedding");
             // query.weight is [out, in]: its first row, then its first column
             assertArrayEquals(new float[] {-0.01640572f, 0.02607568f, -0.02627701f},
-                    values(model, "bert.encoder.layer.0.attention.self.query.weight", 0, 3));
+                    values(model, "bert.encoder.layer.0.attention.self.query.weight", 0, 3), PRINTED);
             float[] column = {values(model, "bert.encoder.layer.0.attention.self.query.weight", 0, 1)[0],
                     values(model, "bert.encoder.layer.0.attention.self.query.weight", 768, 1)[0],
                     values(model, "bert.encoder.layer.0.attention.self.query.weight", 2 * 768, 1)[0]};
-            assertArrayEquals(new float[] {-0.01640572f, -0.03257025f, 0.01046295f}, column);
+            assertArrayEquals(new float[] {-0.01640572f, -0.03257025f, 0.01046295f}, column, PRINTED);
             float[] gamma = values(model, "bert.encoder.layer.11.output.LayerNorm.weight", 0, 768);
             double mean = 0;
             for (float g : gamma) {
