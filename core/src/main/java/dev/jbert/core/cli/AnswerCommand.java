@@ -25,9 +25,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "answer",
         mixinStandardHelpOptions = true,
         description = {
-            "Answer a question about a context with a fine-tuned model: the best span of the context, found as",
-            "Hugging Face's run_qa does (20 best starts x 20 best ends, in the context, at most 30 tokens).",
-            "A long context is cut into overlapping windows."})
+            "Answer a question about a context with a fine-tuned model.",
+            "The answer is the best span of the context, found as Hugging Face's run_qa does (20 best starts",
+            "x 20 best ends, in the context, at most 30 tokens). A long context is cut into overlapping windows."})
 final class AnswerCommand implements Callable<Integer> {
     private static final int MAX_BATCH = 8;
     /** Seeds the initialization of a missing QA head, so that even an untrained model answers reproducibly. */

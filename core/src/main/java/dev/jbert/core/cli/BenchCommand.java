@@ -29,8 +29,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "bench",
         mixinStandardHelpOptions = true,
         description = {
-            "Time a full training step (forward, loss, backward, clipping, AdamW; fp32, dropout 0.1) and an eval",
-            "forward of a bert-base-sized model on random data: the median of --runs runs after a warm-up.",
+            "Time a training step and an eval forward of a bert-base-sized model.",
+            "The step is forward, loss, backward, clipping and AdamW (fp32, dropout 0.1) on random data; each",
+            "time is the median of --runs runs after a warm-up.",
             "With --json the last line is {\"train_step_s\": .., \"eval_forward_s\": .., \"threads\": ..}."})
 final class BenchCommand implements Callable<Integer> {
     @Spec
