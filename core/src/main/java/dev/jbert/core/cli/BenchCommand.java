@@ -64,7 +64,7 @@ final class BenchCommand implements Callable<Integer> {
             throw new UserError("--batch-size, --runs must be at least 1 and --seq-len at least 2");
         }
         PrintWriter out = spec.commandLine().getOut();
-        try (Backend cpu = new CpuBackend()) {
+        try (CpuBackend cpu = new CpuBackend()) {
             OpProfiler profiler = profile ? new OpProfiler(cpu) : null;
             Backend backend = profile ? profiler.backend() : cpu;
             BertQa bert = load(backend);
@@ -91,7 +91,7 @@ final class BenchCommand implements Callable<Integer> {
                     (runtime.totalMemory() - runtime.freeMemory()) / 1e9, runtime.totalMemory() / 1e9, peakRssBytes() / 1e9);
             if (json) {
                 out.printf("{\"train_step_s\": %.3f, \"eval_forward_s\": %.3f, \"threads\": %d}%n",
-                        train, eval, Runtime.getRuntime().availableProcessors());
+                        train, eval, cpu.threads());
             }
         }
         out.flush();

@@ -52,6 +52,11 @@ public final class CpuBackend implements Backend {
         return "cpu (" + vectors + ", " + parallel.threads() + " threads)";
     }
 
+    /** The threads the ops run on, the caller's included. */
+    public int threads() {
+        return parallel.threads();
+    }
+
     // ---- memory --------------------------------------------------------------------------------
 
     @Override
