@@ -40,10 +40,21 @@ public final class OpProfiler {
         } catch (InvocationTargetException e) {
             throw e.getCause();
         } finally {
-            long[] total = totals.computeIfAbsent(method.getName(), name -> new long[2]);
+            long[] total = totals.computeIfAbsent(opName(method, args), name -> new long[2]);
             total[0]++;
             total[1] += System.nanoTime() - start;
         }
+    }
+
+    /** The method's name; for GEMMs also the transposes and the shape, which differ by orders of magnitude. */
+    private static String opName(Method method, Object[] args) {
+        String name = method.getName();
+        if (!name.startsWith("gemm")) {
+            return name;
+        }
+        String batch = args.length > 10 ? " x" + args[10] : "";
+        return String.format("%s %s%s %dx%dx%d%s", name, (Boolean) args[0] ? "T" : "N", (Boolean) args[1] ? "T" : "N",
+                args[2], args[3], args[4], batch);
     }
 
     /** Every op seen since the last reset, most time first. */

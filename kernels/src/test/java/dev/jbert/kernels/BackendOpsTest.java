@@ -59,12 +59,12 @@ class BackendOpsTest {
         }
         double[] expected = c.clone();
         ReferenceGemm.gemmBatched(transA, transB, m, n, k, alpha, a, b, beta, expected, batch);
-        // the error bound of each element: 1e-6 times what it sums in magnitude
+        // the error bound of each element: the backend's GEMM tolerance times what it sums in magnitude
         double[] magnitude = new double[expected.length];
         ReferenceGemm.gemmBatched(transA, transB, m, n, k, Math.abs(alpha), abs(a), abs(b), 0, magnitude, batch);
         float[] actual = h.download(ca);
         for (int i = 0; i < expected.length; i++) {
-            double bound = 1e-6 * (magnitude[i] + Math.abs(beta * c[i])) + 1e-30;
+            double bound = TestBackends.gemmTolerance(backend) * (magnitude[i] + Math.abs(beta * c[i])) + 1e-30;
             if (!(Math.abs(actual[i] - expected[i]) <= bound)) {
                 throw new AssertionError(String.format("gemm(%b, %b, m=%d, n=%d, k=%d, batch=%d): element %d is %s, expected %s",
                         transA, transB, m, n, k, batch, i, actual[i], expected[i]));
@@ -114,8 +114,12 @@ class BackendOpsTest {
     @ParameterizedTest
     @MethodSource("dev.jbert.kernels.TestBackends#all")
     void swapMiddleAxesIsExactAndUndoneBySwappingBack(Backend backend) {
+        checkSwapMiddleAxes(backend, 3, 7, 5, 11);
+        checkSwapMiddleAxes(backend, 1, 3, 301, 7); // few long rows, as when merging Q, K and V
+    }
+
+    private static void checkSwapMiddleAxes(Backend backend, int d0, int d1, int d2, int d3) {
         OpHarness h = new OpHarness(backend, SEED);
-        int d0 = 3, d1 = 7, d2 = 5, d3 = 11;
         double[] x = h.gaussian(d0 * d1 * d2 * d3, 1);
         Buffer swapped = backend.allocateFloats(x.length);
         backend.swapMiddleAxes(h.upload(x), swapped, d0, d1, d2, d3);
@@ -340,6 +344,25 @@ class BackendOpsTest {
         assertThrows(IllegalArgumentException.class, () -> backend.addBias(floats, backend.allocateFloats(5), 3, 4));
         assertThrows(IndexOutOfBoundsException.class, () -> floats.slice(10, 3));
         assertThrows(IllegalArgumentException.class, () -> backend.dropout(floats, floats, 1, 0, 0));
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void indicesOutOfRangeAreRejectedBeforeAnyWrite(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        double[] table = h.gaussian(5 * 3, 1);
+        Buffer bTable = h.upload(table);
+        Buffer out = backend.allocateFloats(2 * 3);
+        Buffer ids = backend.allocateInts(4);
+        backend.copyIn(new int[] {1, 4, 5, 0}, ids); // 5 is outside a table of 5 rows
+        assertThrows(IndexOutOfBoundsException.class, () -> backend.embeddingBackward(ids.slice(1, 2), out, bTable, 2, 3));
+        h.assertClose("table untouched", table, bTable, 0, 0);
+        backend.embeddingForward(ids.slice(0, 2), bTable, out, 2, 3, false); // the in-range part is fine
+        Buffer targets = backend.allocateInts(2);
+        backend.copyIn(new int[] {2, -1}, targets);
+        Buffer probs = backend.allocateFloats(2 * 3);
+        assertThrows(IndexOutOfBoundsException.class, () -> backend.crossEntropyForward(out, targets, probs,
+                backend.allocateFloats(2), 2, 3));
     }
 
     @ParameterizedTest

@@ -7,7 +7,6 @@ import dev.jbert.core.model.ModelDirectory;
 import dev.jbert.core.qa.Answerer;
 import dev.jbert.core.qa.SpanSearch;
 import dev.jbert.kernels.Backend;
-import dev.jbert.kernels.cpu.CpuBackend;
 import dev.jbert.tokenizer.BertTokenizer;
 import dev.jbert.tokenizer.Truncation;
 import dev.jbert.tokenizer.Window;
@@ -18,6 +17,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -35,6 +35,9 @@ final class AnswerCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
+
+    @Mixin
+    DeviceOptions deviceOptions;
 
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model directory (config.json, model.safetensors, vocab.txt).")
     Path model;
@@ -70,7 +73,7 @@ final class AnswerCommand implements Callable<Integer> {
         BertTokenizer tokenizer = new BertTokenizer(ModelDirectory.vocab(model, config));
         List<Window> windows = Answerer.windows(tokenizer, question, context, truncation);
         int longest = windows.stream().mapToInt(Window::length).max().orElseThrow();
-        try (Backend backend = new CpuBackend()) {
+        try (Backend backend = deviceOptions.open(err, false)) {
             // sized for these windows only: a short context needs a fraction of 8 x 384
             ModelDirectory.Loaded loaded = ModelDirectory.load(model, backend, Math.min(windows.size(), MAX_BATCH),
                     longest, SEED);

@@ -9,7 +9,7 @@ import dev.jbert.core.train.Optimizer;
 import dev.jbert.kernels.AdamW;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.OpProfiler;
-import dev.jbert.kernels.cpu.CpuBackend;
+import dev.jbert.kernels.cuda.CudaBackend;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -18,6 +18,7 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -32,10 +33,13 @@ import picocli.CommandLine.Spec;
             "Time a training step and an eval forward of a bert-base-sized model.",
             "The step is forward, loss, backward, clipping and AdamW (fp32, dropout 0.1) on random data; each",
             "time is the median of --runs runs after a warm-up.",
-            "With --json the last line is {\"train_step_s\": .., \"eval_forward_s\": .., \"threads\": ..}."})
+            "With --json the last line is {\"train_step_s\": .., \"eval_forward_s\": .., \"backend\": ..}."})
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
+
+    @Mixin
+    DeviceOptions deviceOptions;
 
     @Option(names = "--batch-size", defaultValue = "8", paramLabel = "N", description = "Sequences per batch (default: ${DEFAULT-VALUE}).")
     int batchSize;
@@ -64,9 +68,9 @@ final class BenchCommand implements Callable<Integer> {
             throw new UserError("--batch-size, --runs must be at least 1 and --seq-len at least 2");
         }
         PrintWriter out = spec.commandLine().getOut();
-        try (CpuBackend cpu = new CpuBackend()) {
-            OpProfiler profiler = profile ? new OpProfiler(cpu) : null;
-            Backend backend = profile ? profiler.backend() : cpu;
+        try (Backend device = deviceOptions.open(spec.commandLine().getErr(), true)) {
+            OpProfiler profiler = profile ? new OpProfiler(device) : null;
+            Backend backend = profile ? profiler.backend() : device;
             BertQa bert = load(backend);
             Batch batch = randomBatch(bert.config());
             Optimizer optimizer = new Optimizer(bert);
@@ -77,21 +81,29 @@ final class BenchCommand implements Callable<Integer> {
                 bert.forward(batch, new Dropout(42, step[0]++));
                 bert.backward(1);
                 optimizer.step(settings, 1f);
+                backend.synchronize();
             };
-            Runnable evalForward = () -> bert.forward(batch, null);
+            Runnable evalForward = () -> {
+                bert.forward(batch, null);
+                backend.synchronize();
+            };
             out.printf("jbert bench: %s, batch %d x %d, %d layers, hidden %d%n", backend.name(), batchSize, seqLen,
                     bert.config().layers(), bert.config().hiddenSize());
             double train = median(out, "train step", trainStep);
             double eval = median(out, "eval forward", evalForward);
+            out.printf("throughput    %.1f sequences/s training, %.1f sequences/s eval%n", batchSize / train, batchSize / eval);
             if (profile) {
                 printProfile(out, profiler, trainStep);
             }
             Runtime runtime = Runtime.getRuntime();
             out.printf("heap used %.2f GB of %.2f GB committed; peak RSS %.2f GB%n",
                     (runtime.totalMemory() - runtime.freeMemory()) / 1e9, runtime.totalMemory() / 1e9, peakRssBytes() / 1e9);
+            if (device instanceof CudaBackend cuda) {
+                out.printf("GPU memory allocated by jbert: %.2f GB%n", cuda.allocatedBytes() / 1e9);
+            }
             if (json) {
-                out.printf("{\"train_step_s\": %.3f, \"eval_forward_s\": %.3f, \"threads\": %d}%n",
-                        train, eval, cpu.threads());
+                out.printf("{\"train_step_s\": %.4f, \"eval_forward_s\": %.4f, \"backend\": \"%s\"}%n",
+                        train, eval, device.name());
             }
         }
         out.flush();
@@ -160,9 +172,9 @@ final class BenchCommand implements Callable<Integer> {
         long[] faultsAfter = pageFaults();
         out.printf("profile of one training step: %.3f s, %d minor and %d major page faults%n", total,
                 faultsAfter[0] - faultsBefore[0], faultsAfter[1] - faultsBefore[1]);
-        out.printf("  %-26s %8s %10s %7s%n", "op", "calls", "seconds", "share");
+        out.printf("  %-40s %8s %10s %7s%n", "op", "calls", "seconds", "share");
         for (OpProfiler.Entry entry : profiler.entries()) {
-            out.printf("  %-26s %8d %10.3f %6.1f%%%n", entry.op(), entry.calls(), entry.nanos() / 1e9,
+            out.printf("  %-40s %8d %10.3f %6.1f%%%n", entry.op(), entry.calls(), entry.nanos() / 1e9,
                     100 * entry.nanos() / 1e9 / total);
         }
     }

@@ -20,7 +20,7 @@ import java.util.List;
 final class Activations {
     /** What the forward pass keeps for the backward pass of one encoder layer. */
     record Layer(
-            Buffer qkvHeads,          // [B, 3H, T, D]: per sequence, Q [H, T, D], then K, then V
+            Buffer qkvHeads,          // [3, B, H, T, D]: Q [B H, T, D], then K, then V
             Buffer probs,             // [B, H, T, T] attention probabilities (before dropout)
             Buffer context,           // [N, C] heads merged back: [B, T, H, D]
             Buffer attentionSum,      // [N, C] dropout(attention output) + layer input
@@ -59,7 +59,7 @@ final class Activations {
             Buffer startLosses,       // [B]
             Buffer endLosses,         // [B]
             // scratch, shared by the layers
-            Buffer qkv,               // [N, 3C] before the heads are split
+            Buffer qkv,               // [N, 3C] halfway through splitting the heads: [3, B, T, H, D]
             Buffer probsDropped,      // [B, H, T, T]
             Buffer contextHeads,      // [B, H, T, D]
             Buffer dense,             // [N, C] a projection's output before dropout
@@ -72,8 +72,8 @@ final class Activations {
             Buffer dContext,          // [N, C]
             Buffer dContextHeads,     // [B, H, T, D]
             Buffer dScores,           // [B, H, T, T]
-            Buffer dQkvHeads,         // [B, 3H, T, D]
-            Buffer dQkv,              // [N, 3C]
+            Buffer dQkvHeads,         // [3, B, H, T, D], then merged in place to [N, 3C]
+            Buffer dQkv,              // [N, 3C] halfway through merging the heads: [3, B, T, H, D]
             Buffer dLogits,           // [N, 2]
             Buffer dLogitsByPosition) {} // [2, N]
 

@@ -114,22 +114,19 @@ public final class BertQa {
             Weights.Layer w = params.layers().get(layer);
             Activations.Layer l = a.layers().get(layer);
 
-            // self-attention: Q, K and V in one GEMM, qkv [N, 3C] = x Wqkvᵀ + bqkv
-            linear(x, w.qkvWeight(), w.qkvBias(), a.qkv(), n, 3 * c, c);
-            // split the heads: [B, T, 3H, D] -> [B, 3H, T, D], so each head's Q, K, V are [T, D] matrices
-            backend.swapMiddleAxes(a.qkv(), l.qkvHeads(), b, t, 3 * h, d);
-            // scores [B, H, T, T] = Q Kᵀ per head (the scale is applied in the softmax)
-            for (int s = 0; s < b; s++) {
-                backend.gemmBatched(false, true, t, t, d, 1, query(l.qkvHeads(), s, t), key(l.qkvHeads(), s, t),
-                        0, perSequence(l.probs(), s, h * t * t), h);
-            }
+            // self-attention: Q, K and V in one GEMM, [N, 3C] = x Wqkvᵀ + bqkv, that is [B, T, 3, H, D]
+            linear(x, w.qkvWeight(), w.qkvBias(), l.qkvHeads(), n, 3 * c, c);
+            // split the heads in two moves, [B, T, 3, H, D] -> [3, B, T, H, D] -> [3, B, H, T, D]: then Q, K
+            // and V are each [B H, T, D], one [T, D] matrix per (sequence, head) at a fixed stride, and
+            // each product below is one batched GEMM over all of them
+            backend.swapMiddleAxes(l.qkvHeads(), a.qkv(), 1, n, 3, c);
+            backend.swapMiddleAxes(a.qkv(), l.qkvHeads(), 3 * b, t, h, d);
+            // scores [B, H, T, T] = Q Kᵀ per (sequence, head) (the scale is applied in the softmax)
+            backend.gemmBatched(false, true, t, t, d, 1, query(l.qkvHeads()), key(l.qkvHeads()), 0, l.probs(), b * h);
             backend.attentionSoftmaxForward(l.probs(), a.inputs().attentionMask(), l.probs(), b, h, t, attentionScale);
             Buffer probs = attentionDropout(l.probs(), a.probsDropped(), layer);
-            // context [B, H, T, D] = probs V per head, then merge the heads: [B, T, H, D] = [N, C]
-            for (int s = 0; s < b; s++) {
-                backend.gemmBatched(false, false, t, d, t, 1, perSequence(probs, s, h * t * t),
-                        value(l.qkvHeads(), s, t), 0, perSequence(a.contextHeads(), s, h * t * d), h);
-            }
+            // context [B, H, T, D] = probs V per (sequence, head), then merge the heads: [B, T, H, D] = [N, C]
+            backend.gemmBatched(false, false, t, d, t, 1, probs, value(l.qkvHeads()), 0, a.contextHeads(), b * h);
             backend.swapMiddleAxes(a.contextHeads(), l.context(), b, h, t, d);
             // output projection, dropout, residual, LayerNorm
             linear(l.context(), w.attentionOutWeight(), w.attentionOutBias(), a.dense(), n, c, c);
@@ -249,28 +246,19 @@ public final class BertQa {
 
             // context = dropout(probs) V: dV = dropout(probs)ᵀ dContext, dDropped = dContext Vᵀ
             Buffer probs = attentionDropout(l.probs(), a.probsDropped(), layer);
-            for (int s = 0; s < b; s++) {
-                Buffer dContext = perSequence(a.dContextHeads(), s, h * t * d);
-                backend.gemmBatched(true, false, t, d, t, 1, perSequence(probs, s, h * t * t), dContext,
-                        0, value(a.dQkvHeads(), s, t), h);
-                backend.gemmBatched(false, true, t, t, d, 1, dContext, value(l.qkvHeads(), s, t),
-                        0, perSequence(a.dScores(), s, h * t * t), h);
-            }
+            backend.gemmBatched(true, false, t, d, t, 1, probs, a.dContextHeads(), 0, value(a.dQkvHeads()), b * h);
+            backend.gemmBatched(false, true, t, t, d, 1, a.dContextHeads(), value(l.qkvHeads()), 0, a.dScores(), b * h);
             // through the attention dropout (same mask), then the softmax (scale included)
             dropoutOrCopy(a.dScores(), a.dScores(), config.attentionDropout(), stream(layer, Dropout.ATTENTION_PROBS));
             backend.attentionSoftmaxBackward(l.probs(), a.dScores(), a.dScores(), b, h, t, attentionScale);
             // scores = Q Kᵀ: dQ = dScores K, dK = dScoresᵀ Q
-            for (int s = 0; s < b; s++) {
-                Buffer dScores = perSequence(a.dScores(), s, h * t * t);
-                backend.gemmBatched(false, false, t, d, t, 1, dScores, key(l.qkvHeads(), s, t),
-                        0, query(a.dQkvHeads(), s, t), h);
-                backend.gemmBatched(true, false, t, d, t, 1, dScores, query(l.qkvHeads(), s, t),
-                        0, key(a.dQkvHeads(), s, t), h);
-            }
-            // merge the heads back to [B, T, 3H, D] = [N, 3C], then through the QKV projection;
-            // dInput already holds the residual's share, so the projection's is added to it
-            backend.swapMiddleAxes(a.dQkvHeads(), a.dQkv(), b, 3 * h, t, d);
-            linearBackward(a.dQkv(), x, w.qkvWeight(), g.qkvWeight(), g.qkvBias(), dInput, true, n, 3 * c, c);
+            backend.gemmBatched(false, false, t, d, t, 1, a.dScores(), key(l.qkvHeads()), 0, query(a.dQkvHeads()), b * h);
+            backend.gemmBatched(true, false, t, d, t, 1, a.dScores(), query(l.qkvHeads()), 0, key(a.dQkvHeads()), b * h);
+            // merge the heads back, [3, B, H, T, D] -> [3, B, T, H, D] -> [B, T, 3, H, D] = [N, 3C], then
+            // through the QKV projection; dInput already holds the residual's share, so the projection's is added
+            backend.swapMiddleAxes(a.dQkvHeads(), a.dQkv(), 3 * b, h, t, d);
+            backend.swapMiddleAxes(a.dQkv(), a.dQkvHeads(), 1, 3, n, c);
+            linearBackward(a.dQkvHeads(), x, w.qkvWeight(), g.qkvWeight(), g.qkvBias(), dInput, true, n, 3 * c, c);
 
             Buffer swap = dOutput; // this layer's input is the previous layer's output
             dOutput = dInput;
@@ -336,27 +324,22 @@ public final class BertQa {
         return dropout == null ? 0 : dropout.layer(layer, site);
     }
 
-    /** Sequence {@code s}'s part of a [B, ...] buffer whose rows hold {@code size} floats each. */
-    private static Buffer perSequence(Buffer buffer, int s, int size) {
-        return buffer.slice(s * size, size);
+    /** Q [B H, T, D] in a [3, B, H, T, D] buffer: its first third; K and V are the others. */
+    private static Buffer query(Buffer qkvHeads) {
+        return third(qkvHeads, 0);
     }
 
-    /** Q [H, T, D] of sequence s in a [B, 3H, T, D] buffer; K and V follow it. */
-    private Buffer query(Buffer qkvHeads, int s, int t) {
-        return headPart(qkvHeads, s, t, 0);
+    private static Buffer key(Buffer qkvHeads) {
+        return third(qkvHeads, 1);
     }
 
-    private Buffer key(Buffer qkvHeads, int s, int t) {
-        return headPart(qkvHeads, s, t, 1);
+    private static Buffer value(Buffer qkvHeads) {
+        return third(qkvHeads, 2);
     }
 
-    private Buffer value(Buffer qkvHeads, int s, int t) {
-        return headPart(qkvHeads, s, t, 2);
-    }
-
-    private Buffer headPart(Buffer qkvHeads, int s, int t, int part) {
-        int size = config.heads() * t * config.headDim();
-        return qkvHeads.slice((3 * s + part) * size, size);
+    private static Buffer third(Buffer qkvHeads, int part) {
+        int size = qkvHeads.length() / 3;
+        return qkvHeads.slice(part * size, size);
     }
 
     private static Buffer startLogits(Activations.Views a) {

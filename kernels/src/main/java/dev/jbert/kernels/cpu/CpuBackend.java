@@ -3,6 +3,7 @@ package dev.jbert.kernels.cpu;
 import dev.jbert.kernels.AdamW;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
+import dev.jbert.kernels.IndexChecks;
 import java.util.Arrays;
 
 /**
@@ -293,25 +294,13 @@ public final class CpuBackend implements Backend {
     /** Bad ids are caught before any write, so a failed op leaves no half-updated table. */
     private static CpuBuffer checkIds(Buffer ids, int rows, int vocab) {
         CpuBuffer ci = ints(ids, rows, "ids");
-        for (int r = 0; r < rows; r++) {
-            int id = ci.ints[ci.offset + r];
-            if (id < 0 || id >= vocab) {
-                throw new IndexOutOfBoundsException("embedding id " + id + " at row " + r
-                        + " is outside a table of " + vocab + " rows");
-            }
-        }
+        IndexChecks.checkRange(ci.ints, ci.offset, rows, vocab, "embedding id");
         return ci;
     }
 
     private static CpuBuffer checkTargets(Buffer targets, int rows, int classes) {
         CpuBuffer ct = ints(targets, rows, "targets");
-        for (int r = 0; r < rows; r++) {
-            int target = ct.ints[ct.offset + r];
-            if (target < 0 || target >= classes) {
-                throw new IndexOutOfBoundsException("target " + target + " of row " + r
-                        + " is outside [0, " + classes + ")");
-            }
-        }
+        IndexChecks.checkRange(ct.ints, ct.offset, rows, classes, "target");
         return ct;
     }
 

@@ -1,0 +1,186 @@
+package dev.jbert.bench;
+
+import dev.jbert.kernels.AdamW;
+import dev.jbert.kernels.Backend;
+import dev.jbert.kernels.Buffer;
+import dev.jbert.kernels.cuda.Cuda;
+import dev.jbert.kernels.cuda.CudaBackend;
+import dev.jbert.kernels.cuda.Precision;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * The CUDA backend's kernels at bert-base training shapes (batch 32 x 384 tokens), on the GPU:
+ * GEMMs in TFLOP/s for each precision, next to one large 8192^3 product (the card's practical
+ * peak); memory-bound ops in GB/s, next to a device-to-device copy of the same size (the practical
+ * bandwidth). A plain program, not JMH: the GPU runs asynchronously, so each timing is one
+ * synchronized batch of repetitions, and the median of several such batches is reported.
+ *
+ * <p>GB/s counts the fewest bytes an op must move (each input read once, each output written
+ * once). The memory-bound tensors are 4 x larger than a step's (over 150 MB) so that they do not
+ * fit the 50-60 MB L2 cache. Run: {@code java -cp ... dev.jbert.bench.CudaKernelBenchmark}.
+ */
+public final class CudaKernelBenchmark {
+    static final int TOKENS = 32 * 384, HIDDEN = 768, FFN = 3072, HEADS = 12, SEQUENCE = 384, HEAD_DIM = 64;
+    static final int PARAMETERS = 109_483_778;
+    private static final int SAMPLES = 7;
+
+    /** One GEMM shape: {@code C [m, n] = op(A) op(B)}, {@code batch} times. */
+    record Shape(String name, boolean transA, boolean transB, int m, int n, int k, int batch) {
+        double flops() {
+            return 2.0 * m * n * k * batch;
+        }
+    }
+
+    static final Shape[] SHAPES = {
+        new Shape("qkv fwd", false, true, TOKENS, 3 * HIDDEN, HIDDEN, 1),
+        new Shape("qkv dX", false, false, TOKENS, HIDDEN, 3 * HIDDEN, 1),
+        new Shape("qkv dW", true, false, 3 * HIDDEN, HIDDEN, TOKENS, 1),
+        new Shape("attn-out fwd", false, true, TOKENS, HIDDEN, HIDDEN, 1),
+        new Shape("ffn-up fwd", false, true, TOKENS, FFN, HIDDEN, 1),
+        new Shape("ffn-down fwd", false, true, TOKENS, HIDDEN, FFN, 1),
+        new Shape("ffn-down dW", true, false, HIDDEN, FFN, TOKENS, 1),
+        new Shape("scores QK^T", false, true, SEQUENCE, SEQUENCE, HEAD_DIM, 32 * HEADS),
+        new Shape("context PV", false, false, SEQUENCE, HEAD_DIM, SEQUENCE, 32 * HEADS),
+        new Shape("peak 8192^3", false, false, 8192, 8192, 8192, 1),
+    };
+
+    public static void main(String[] args) {
+        Cuda.unavailableReason().ifPresent(reason -> {
+            System.err.println("no CUDA device: " + reason);
+            System.exit(2);
+        });
+        System.out.println("CUDA " + Cuda.versions());
+        for (Precision precision : Precision.values()) {
+            try (CudaBackend backend = new CudaBackend(precision)) {
+                System.out.println();
+                System.out.println("== GEMM, " + backend.name());
+                System.out.printf("%-14s %8s %8s %8s %7s %10s %10s%n", "shape", "m", "n", "k", "batch", "ms", "TFLOP/s");
+                for (Shape shape : SHAPES) {
+                    gemm(backend, shape);
+                }
+            }
+        }
+        try (CudaBackend backend = new CudaBackend(Precision.BF16)) {
+            memoryBound(backend);
+        }
+    }
+
+    private static void gemm(Backend backend, Shape s) {
+        Buffer a = random(backend, s.batch() * s.m() * s.k());
+        Buffer b = random(backend, s.batch() * s.k() * s.n());
+        Buffer c = backend.allocateFloats(s.batch() * s.m() * s.n());
+        double seconds = time(backend, () -> backend.gemmBatched(s.transA(), s.transB(), s.m(), s.n(), s.k(), 1, a, b, 0, c, s.batch()));
+        System.out.printf("%-14s %8d %8d %8d %7d %10.3f %10.1f%n", s.name(), s.m(), s.n(), s.k(), s.batch(),
+                seconds * 1e3, s.flops() / seconds / 1e12);
+    }
+
+    private static void memoryBound(Backend backend) {
+        int rows = 4 * TOKENS;
+        int hidden = rows * HIDDEN;
+        int ffn = TOKENS * FFN;                 // 151 MB already
+        int scores = 32 * HEADS * SEQUENCE * SEQUENCE; // 226 MB
+        System.out.println();
+        System.out.println("== memory-bound ops, " + backend.name() + " (GB/s over the fewest bytes; copy = same-size device copy)");
+        System.out.printf("%-28s %12s %10s %10s %10s %8s%n", "op", "elements", "MB moved", "ms", "GB/s", "of copy");
+        Buffer x = random(backend, hidden);
+        Buffer y = backend.allocateFloats(hidden);
+        Buffer dy = random(backend, hidden);
+        Buffer gamma = random(backend, HIDDEN);
+        Buffer beta = random(backend, HIDDEN);
+        Buffer mean = backend.allocateFloats(rows);
+        Buffer rstd = backend.allocateFloats(rows);
+        Buffer dGamma = backend.allocateFloats(HIDDEN);
+        Buffer dBeta = backend.allocateFloats(HIDDEN);
+        double copyHidden = report(backend, "copy (hidden)", hidden, 8, 0, () -> backend.copy(x, y));
+        report(backend, "layerNorm forward", hidden, 8, copyHidden,
+                () -> backend.layerNormForward(x, gamma, beta, y, mean, rstd, rows, HIDDEN, 1e-12f));
+        report(backend, "layerNorm backward", hidden, 12, copyHidden,
+                () -> backend.layerNormBackward(dy, x, gamma, mean, rstd, y, dGamma, dBeta, rows, HIDDEN));
+        report(backend, "add (residual)", hidden, 12, copyHidden, () -> backend.add(x, dy, y));
+        report(backend, "dropout", hidden, 8, copyHidden, () -> backend.dropout(x, y, 0.1f, 42, 7));
+        Buffer u = random(backend, ffn);
+        Buffer v = backend.allocateFloats(ffn);
+        Buffer du = random(backend, ffn);
+        double copyFfn = report(backend, "copy (ffn)", ffn, 8, 0, () -> backend.copy(u, v));
+        report(backend, "gelu forward", ffn, 8, copyFfn, () -> backend.geluForward(u, v));
+        report(backend, "gelu backward", ffn, 12, copyFfn, () -> backend.geluBackward(u, du, v));
+        Buffer qkv = random(backend, 3 * TOKENS * HIDDEN);
+        Buffer heads = backend.allocateFloats(3 * TOKENS * HIDDEN);
+        double copyQkv = report(backend, "copy (qkv)", 3L * TOKENS * HIDDEN, 8, 0, () -> backend.copy(qkv, heads));
+        report(backend, "swapMiddleAxes [N, 3, C]", 3L * TOKENS * HIDDEN, 8, copyQkv,
+                () -> backend.swapMiddleAxes(qkv, heads, 1, TOKENS, 3, HIDDEN));
+        report(backend, "swapMiddleAxes [3B, T, H, D]", 3L * TOKENS * HIDDEN, 8, copyQkv,
+                () -> backend.swapMiddleAxes(qkv, heads, 3 * 32, SEQUENCE, HEADS, HEAD_DIM));
+        report(backend, "swapMiddleAxes [3, N, C]", 3L * TOKENS * HIDDEN, 8, copyQkv,
+                () -> backend.swapMiddleAxes(qkv, heads, 1, 3, TOKENS, HIDDEN));
+        report(backend, "swapMiddleAxes [3B, H, T, D]", 3L * TOKENS * HIDDEN, 8, copyQkv,
+                () -> backend.swapMiddleAxes(qkv, heads, 3 * 32, HEADS, SEQUENCE, HEAD_DIM));
+        Buffer s = random(backend, scores);
+        Buffer p = backend.allocateFloats(scores);
+        Buffer mask = backend.allocateInts(32 * SEQUENCE);
+        int[] ones = new int[32 * SEQUENCE];
+        Arrays.fill(ones, 1);
+        backend.copyIn(ones, mask);
+        double copyScores = report(backend, "copy (scores)", scores, 8, 0, () -> backend.copy(s, p));
+        report(backend, "attention softmax forward", scores, 8, copyScores,
+                () -> backend.attentionSoftmaxForward(s, mask, p, 32, HEADS, SEQUENCE, 0.125f));
+        report(backend, "attention softmax backward", scores, 12, copyScores,
+                () -> backend.attentionSoftmaxBackward(p, s, s, 32, HEADS, SEQUENCE, 0.125f));
+        Buffer params = random(backend, PARAMETERS);
+        Buffer grads = random(backend, PARAMETERS);
+        Buffer m = backend.allocateFloats(PARAMETERS);
+        Buffer v2 = backend.allocateFloats(PARAMETERS);
+        AdamW settings = new AdamW(3e-5f, 0.9f, 0.999f, 1e-8f, 0.01f);
+        double copyParams = report(backend, "copy (parameters)", PARAMETERS, 8, 0, () -> backend.copy(params, m));
+        report(backend, "adamW", PARAMETERS, 28, copyParams, () -> backend.adamW(params, grads, m, v2, settings, 1));
+        Buffer norm = backend.allocateFloats(1);
+        report(backend, "sumOfSquares", PARAMETERS, 4, copyParams, () -> backend.sumOfSquares(grads, norm));
+    }
+
+    /** Prints one row; returns the op's GB/s. */
+    private static double report(Backend backend, String name, long elements, int bytesPerElement, double copyGbPerS,
+                                 Runnable op) {
+        double seconds = time(backend, op);
+        double bytes = (double) elements * bytesPerElement;
+        double gbPerS = bytes / seconds / 1e9;
+        System.out.printf("%-28s %12d %10.1f %10.3f %10.0f %8s%n", name, elements, bytes / 1e6, seconds * 1e3, gbPerS,
+                copyGbPerS > 0 ? String.format("%.0f%%", 100 * gbPerS / copyGbPerS) : "");
+        return gbPerS;
+    }
+
+    /** Seconds per run of {@code op}: the median over SAMPLES synchronized batches, after a warm-up batch. */
+    private static double time(Backend backend, Runnable op) {
+        int reps = 1;
+        long start = System.nanoTime();
+        op.run();
+        backend.synchronize();
+        double once = (System.nanoTime() - start) / 1e9;
+        reps = (int) Math.max(3, Math.min(200, 0.05 / Math.max(once, 1e-6))); // about 50 ms a batch
+        double[] samples = new double[SAMPLES];
+        for (int sample = -1; sample < SAMPLES; sample++) {
+            long begin = System.nanoTime();
+            for (int r = 0; r < reps; r++) {
+                op.run();
+            }
+            backend.synchronize();
+            if (sample >= 0) {
+                samples[sample] = (System.nanoTime() - begin) / 1e9 / reps;
+            }
+        }
+        Arrays.sort(samples);
+        return samples[SAMPLES / 2];
+    }
+
+    /** Uniform values in [-1, 1) (never zeros: they can run faster than real data). */
+    private static Buffer random(Backend backend, int length) {
+        SplittableRandom random = new SplittableRandom(length);
+        float[] values = new float[length];
+        for (int i = 0; i < length; i++) {
+            values[i] = (float) (random.nextDouble() * 2 - 1);
+        }
+        Buffer buffer = backend.allocateFloats(length);
+        backend.copyIn(values, buffer);
+        return buffer;
+    }
+}

@@ -1,0 +1,99 @@
+// Elementwise and layout kernels of the CUDA backend: fill, residual add, bias add, the head
+// split/merge transpose, GELU and dropout. Every kernel walks its elements with a grid-stride
+// loop, so the host may launch any grid size. Shapes are row-major, as in Backend.java.
+
+// x[i] = value for i < n
+extern "C" __global__ void fill(float* x, float value, long long n) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        x[i] = value;
+    }
+}
+
+// out = a + b; out may alias a or b (each element is read before it is written, by one thread)
+extern "C" __global__ void add(const float* a, const float* b, float* out, long long n) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        out[i] = a[i] + b[i];
+    }
+}
+
+// x [rows, cols] += bias [cols], broadcast over rows
+extern "C" __global__ void add_bias(float* x, const float* bias, long long rows, int cols) {
+    long long n = rows * cols;
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        x[i] += bias[i % cols];
+    }
+}
+
+// y [d0, d2, d1, d3] = x [d0, d1, d2, d3] with the middle axes swapped. Row (a, b) of x holds d2 * d3
+// contiguous elements, which land as d2 runs of d3 contiguous elements (64 floats for a BERT head), so
+// reads and writes are both coalesced. The grid's y walks the d0 * d1 rows and its x the chunks of a
+// row: a few long rows (d0 * d1 = 3) and many short ones (36864) both fill the GPU.
+extern "C" __global__ void swap_middle_axes(const float* x, float* y, int d0, int d1, int d2, int d3) {
+    int rowLength = d2 * d3;
+    for (long long row = blockIdx.y; row < (long long) d0 * d1; row += gridDim.y) {
+        long long a = row / d1;
+        int b = (int) (row % d1);
+        const float* source = x + row * rowLength;
+        float* target = y + (a * d2 * d1 + b) * d3; // element (a, c = 0, b, d = 0) of y
+        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < rowLength; i += gridDim.x * blockDim.x) {
+            int c = i / d3;
+            target[(long long) c * d1 * d3 + (i - c * d3)] = source[i];
+        }
+    }
+}
+
+// y = x * Phi(x), Phi the standard normal CDF (the erf form, not the tanh approximation); y may alias x
+extern "C" __global__ void gelu_forward(const float* x, float* y, long long n) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        float v = x[i];
+        y[i] = v * 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+    }
+}
+
+// dx = dy * (Phi(x) + x phi(x)), phi the standard normal density; dx may alias dy
+extern "C" __global__ void gelu_backward(const float* x, const float* dy, float* dx, long long n) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+        float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
+        dx[i] = dy[i] * (cdf + v * pdf);
+    }
+}
+
+// Philox4x32-10 (Salmon et al. 2011), exactly as dev.jbert.kernels.Philox: counter (c0..c3), key (k0, k1).
+__device__ void philox(unsigned int c[4], unsigned int k0, unsigned int k1) {
+    for (int round = 0; round < 10; round++) {
+        unsigned int hi0 = __umulhi(0xD2511F53u, c[0]);
+        unsigned int lo0 = 0xD2511F53u * c[0];
+        unsigned int hi1 = __umulhi(0xCD9E8D57u, c[2]);
+        unsigned int lo1 = 0xCD9E8D57u * c[2];
+        c[0] = hi1 ^ c[1] ^ k0;
+        c[1] = lo1;
+        c[2] = hi0 ^ c[3] ^ k1;
+        c[3] = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+}
+
+// Inverted dropout with the mask of dev.jbert.kernels.Philox: element i takes output (i % 32) / 8 of
+// block 8 (i / 32) + i % 8. One thread computes one block, so it owns the 4 elements
+// 32 t + j + 8 w (w = 0..3) of tile t = block / 8, j = block % 8. Kept when the top 24 bits of the
+// output are >= threshold (= ceil(p * 2^24)); kept values are scaled by 1 / (1 - p). y may alias x.
+extern "C" __global__ void dropout(const float* x, float* y, long long n, unsigned int threshold, float scale,
+                                   unsigned long long seed, unsigned long long stream) {
+    long long blocks = (n + 31) / 32 * 8;
+    for (long long block = blockIdx.x * (long long) blockDim.x + threadIdx.x; block < blocks;
+         block += (long long) gridDim.x * blockDim.x) {
+        unsigned int c[4] = {(unsigned int) block, (unsigned int) ((unsigned long long) block >> 32),
+                             (unsigned int) stream, (unsigned int) (stream >> 32)};
+        philox(c, (unsigned int) seed, (unsigned int) (seed >> 32));
+        long long first = block / 8 * 32 + block % 8;
+        for (int w = 0; w < 4; w++) {
+            long long i = first + 8 * w;
+            if (i < n) {
+                y[i] = (c[w] >> 8) >= threshold ? x[i] * scale : 0.0f;
+            }
+        }
+    }
+}

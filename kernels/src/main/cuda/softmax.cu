@@ -1,0 +1,99 @@
+// The attention softmax (scale and padding mask fused in) and the softmax cross-entropy of the QA
+// head, forward and backward. One warp per row, lanes striding over the row.
+
+__device__ float warp_max(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    }
+    return v;
+}
+
+__device__ float warp_sum(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        v += __shfl_xor_sync(0xffffffffu, v, offset);
+    }
+    return v;
+}
+
+// scores, probs [batch, heads, tokens, tokens]; mask [batch, tokens] (1 = real key). A row is
+// softmax(scale * scores) over its real keys; padded keys get 0. probs may alias scores.
+extern "C" __global__ void attention_softmax_forward(const float* scores, const int* mask, float* probs,
+                                                     int rows, int heads, int tokens, float scale) {
+    int row = blockIdx.x * blockDim.y + threadIdx.y;
+    if (row >= rows) {
+        return;
+    }
+    const int* m = mask + (long long) (row / (heads * tokens)) * tokens;
+    long long base = (long long) row * tokens;
+    float max = -INFINITY;
+    for (int k = threadIdx.x; k < tokens; k += 32) {
+        if (m[k] != 0) {
+            max = fmaxf(max, scale * scores[base + k]);
+        }
+    }
+    max = warp_max(max);
+    float sum = 0;
+    for (int k = threadIdx.x; k < tokens; k += 32) {
+        sum += m[k] != 0 ? expf(scale * scores[base + k] - max) : 0.0f;
+    }
+    sum = warp_sum(sum);
+    float inverse = sum > 0 ? 1.0f / sum : 0.0f; // a row with every key masked stays zero
+    for (int k = threadIdx.x; k < tokens; k += 32) {
+        probs[base + k] = m[k] != 0 ? expf(scale * scores[base + k] - max) * inverse : 0.0f;
+    }
+}
+
+// dScores = scale * probs * (dProbs - sum(dProbs * probs)), row by row; dScores may alias dProbs.
+extern "C" __global__ void attention_softmax_backward(const float* probs, const float* dProbs, float* dScores,
+                                                      int rows, int tokens, float scale) {
+    int row = blockIdx.x * blockDim.y + threadIdx.y;
+    if (row >= rows) {
+        return;
+    }
+    long long base = (long long) row * tokens;
+    float dot = 0;
+    for (int k = threadIdx.x; k < tokens; k += 32) {
+        dot += dProbs[base + k] * probs[base + k];
+    }
+    dot = warp_sum(dot);
+    for (int k = threadIdx.x; k < tokens; k += 32) {
+        dScores[base + k] = scale * probs[base + k] * (dProbs[base + k] - dot);
+    }
+}
+
+// probs [rows, classes] = softmax(logits); losses [rows] = logsumexp(logits) - logits[target].
+extern "C" __global__ void cross_entropy_forward(const float* logits, const int* targets, float* probs,
+                                                 float* losses, int rows, int classes) {
+    int row = blockIdx.x * blockDim.y + threadIdx.y;
+    if (row >= rows) {
+        return;
+    }
+    long long base = (long long) row * classes;
+    float max = -INFINITY;
+    for (int c = threadIdx.x; c < classes; c += 32) {
+        max = fmaxf(max, logits[base + c]);
+    }
+    max = warp_max(max);
+    float sum = 0;
+    for (int c = threadIdx.x; c < classes; c += 32) {
+        sum += expf(logits[base + c] - max);
+    }
+    sum = warp_sum(sum);
+    for (int c = threadIdx.x; c < classes; c += 32) {
+        probs[base + c] = expf(logits[base + c] - max) / sum;
+    }
+    if (threadIdx.x == 0) {
+        losses[row] = logf(sum) + max - logits[base + targets[row]];
+    }
+}
+
+// dLogits [rows, classes] = dLoss * (probs - onehot(targets))
+extern "C" __global__ void cross_entropy_backward(const float* probs, const int* targets, float* dLogits,
+                                                  int rows, int classes, float dLoss) {
+    long long n = (long long) rows * classes;
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        int row = (int) (i / classes);
+        int c = (int) (i % classes);
+        dLogits[i] = dLoss * (probs[i] - (c == targets[row] ? 1.0f : 0.0f));
+    }
+}

@@ -1,0 +1,582 @@
+package dev.jbert.kernels.cuda;
+
+import dev.jbert.kernels.AdamW;
+import dev.jbert.kernels.Backend;
+import dev.jbert.kernels.Buffer;
+import dev.jbert.kernels.IndexChecks;
+import dev.jbert.kernels.Philox;
+import dev.jbert.kernels.cuda.CudaKernels.Kernel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.cuda.cublas.cublasContext;
+import org.bytedeco.cuda.cudart.CUctx_st;
+import org.bytedeco.cuda.global.cublas;
+import org.bytedeco.cuda.global.cudart;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * The GPU backend: buffers in device memory, GEMMs on cuBLAS, every other op a kernel of
+ * {@code kernels/src/main/cuda}. Everything is enqueued in order on the default stream and runs
+ * asynchronously; {@link #copyOut} and {@link #synchronize} wait. One device (the first), used from
+ * one thread at a time.
+ *
+ * <p>{@link Precision} chooses how GEMMs multiply (fp32, tf32 or bf16 tensor cores); all buffers and
+ * all other ops are float32, so parameters, gradients and AdamW's moments are float32 masters in
+ * every mode.
+ *
+ * <p>Errors: every CUDA, driver and cuBLAS status is checked and named. Kernels fail asynchronously,
+ * so a fault inside one surfaces at the next waiting call; {@code -Djbert.cuda.sync=true} waits after
+ * every op, so the error names the op that caused it.
+ */
+public final class CudaBackend implements Backend {
+    private static final int THREADS = 256;          // block size of the elementwise kernels
+    private static final int ROWS_PER_BLOCK = 8;     // warps per block of the row kernels (one row each)
+    private static final int ROWS_PER_CHUNK = 256;   // rows summed by one block of column_partials
+    private static final int NORM_BLOCKS = 1024;     // fixed, so the norm's sum has a fixed order
+    private static final int STAGING_BYTES = 16 << 20;
+
+    private static final Kernel FILL = new Kernel("elementwise", "fill");
+    private static final Kernel ADD = new Kernel("elementwise", "add");
+    private static final Kernel ADD_BIAS = new Kernel("elementwise", "add_bias");
+    private static final Kernel SWAP_MIDDLE_AXES = new Kernel("elementwise", "swap_middle_axes");
+    private static final Kernel GELU_FORWARD = new Kernel("elementwise", "gelu_forward");
+    private static final Kernel GELU_BACKWARD = new Kernel("elementwise", "gelu_backward");
+    private static final Kernel DROPOUT = new Kernel("elementwise", "dropout");
+    private static final Kernel LAYER_NORM_FORWARD = new Kernel("normalization", "layer_norm_forward");
+    private static final Kernel LAYER_NORM_BACKWARD = new Kernel("normalization", "layer_norm_backward");
+    private static final Kernel COLUMN_PARTIALS = new Kernel("normalization", "column_partials");
+    private static final Kernel COLUMN_FINISH = new Kernel("normalization", "column_finish");
+    private static final Kernel SOFTMAX_FORWARD = new Kernel("softmax", "attention_softmax_forward");
+    private static final Kernel SOFTMAX_BACKWARD = new Kernel("softmax", "attention_softmax_backward");
+    private static final Kernel CROSS_ENTROPY_FORWARD = new Kernel("softmax", "cross_entropy_forward");
+    private static final Kernel CROSS_ENTROPY_BACKWARD = new Kernel("softmax", "cross_entropy_backward");
+    private static final Kernel EMBEDDING_FORWARD = new Kernel("embedding", "embedding_forward");
+    private static final Kernel EMBEDDING_BACKWARD = new Kernel("embedding", "embedding_backward");
+    private static final Kernel ADAMW = new Kernel("optimizer", "adamw");
+    private static final Kernel SQUARES_PARTIALS = new Kernel("optimizer", "sum_of_squares_partials");
+    private static final Kernel SQUARES_FINISH = new Kernel("optimizer", "sum_of_squares_finish");
+    private static final Kernel CLIP = new Kernel("optimizer", "clip_by_global_norm");
+
+    private final Precision precision;
+    private final boolean syncEachOp = Boolean.getBoolean("jbert.cuda.sync");
+    private final String deviceName;
+    private final int multiprocessors;
+    private final cublasContext blas;
+    private final CudaKernels kernels;
+    private final FloatPointer alpha = new FloatPointer(1);
+    private final FloatPointer beta = new FloatPointer(1);
+    private final BytePointer staging = new BytePointer(STAGING_BYTES); // host side of copies
+    private final List<Long> allocations = new ArrayList<>();
+    private final List<IntUpload> intUploads = new ArrayList<>();
+    private long allocatedBytes;
+    private CudaBuffer scratch;       // column partial sums, grown on demand
+    private CudaBuffer normPartials;  // NORM_BLOCKS doubles (2 floats each)
+    private boolean closed;
+
+    /**
+     * Opens the first CUDA device. Fails with a {@link CudaException} naming the call when CUDA
+     * is missing or broken; ask {@link Cuda#unavailableReason()} first to fall back quietly.
+     */
+    public CudaBackend(Precision precision) {
+        Cuda.unavailableReason().ifPresent(reason -> {
+            throw new CudaException("the CUDA backend cannot start: " + reason);
+        });
+        this.precision = precision;
+        CudaStatus.runtime(cudart.cudaSetDevice(0), "cudaSetDevice(0)");
+        CudaStatus.runtime(cudart.cudaFree((Pointer) null), "creating the CUDA context");
+        CUctx_st context = new CUctx_st();
+        CudaStatus.driver(cudart.cuCtxGetCurrent(context), "cuCtxGetCurrent");
+        byte[] name = new byte[256];
+        CudaStatus.driver(cudart.cuDeviceGetName(name, name.length, 0), "cuDeviceGetName");
+        this.deviceName = new String(name, StandardCharsets.US_ASCII).trim().replace("\0", "");
+        int[] count = new int[1];
+        CudaStatus.runtime(cudart.cudaDeviceGetAttribute(count, cudart.cudaDevAttrMultiProcessorCount, 0),
+                "cudaDeviceGetAttribute(multiprocessors)");
+        this.multiprocessors = count[0];
+        this.blas = new cublasContext();
+        CudaStatus.blas(cublas.cublasCreate_v2(blas), "cublasCreate");
+        this.kernels = new CudaKernels(context);
+        this.normPartials = allocate(2 * NORM_BLOCKS, Buffer.Type.FLOAT32);
+    }
+
+    @Override
+    public String name() {
+        return "cuda (" + deviceName + ", " + precision.label() + " GEMMs)";
+    }
+
+    public Precision precision() {
+        return precision;
+    }
+
+    /** Device memory this backend has allocated so far (it frees only on close, so this is also its peak). */
+    public long allocatedBytes() {
+        return allocatedBytes;
+    }
+
+    // ---- memory --------------------------------------------------------------------------------
+
+    @Override
+    public Buffer allocateFloats(int length) {
+        return allocate(length, Buffer.Type.FLOAT32);
+    }
+
+    @Override
+    public Buffer allocateInts(int length) {
+        return allocate(length, Buffer.Type.INT32);
+    }
+
+    private CudaBuffer allocate(int length, Buffer.Type type) {
+        if (length < 0) {
+            throw new IllegalArgumentException("buffer length must not be negative: " + length);
+        }
+        long bytes = 4L * Math.max(1, length);
+        Pointer memory = new Pointer();
+        CudaStatus.runtime(cudart.cudaMalloc(memory, bytes), "cudaMalloc(" + bytes + " bytes)");
+        allocations.add(memory.address());
+        allocatedBytes += bytes;
+        CudaStatus.runtime(cudart.cudaMemsetAsync(memory, 0, bytes), "cudaMemsetAsync");
+        return new CudaBuffer(this, memory.address(), type, length);
+    }
+
+    @Override
+    public void copyIn(float[] source, Buffer target) {
+        CudaBuffer t = floats(target, source.length, "target");
+        FloatPointer host = new FloatPointer(staging);
+        int chunk = STAGING_BYTES / 4;
+        for (int first = 0; first < source.length; first += chunk) {
+            int count = Math.min(chunk, source.length - first);
+            host.position(0).put(source, first, count);
+            CudaStatus.runtime(cudart.cudaMemcpy(new RawPointer(t.address + 4L * first), staging, 4L * count,
+                    cudart.cudaMemcpyHostToDevice), "copyIn (cudaMemcpy)");
+        }
+    }
+
+    /**
+     * What a {@link #copyIn(int[], Buffer)} wrote to a region of device memory: its smallest and
+     * largest value. No op writes int buffers, so the record stays true until the next upload over
+     * it, and the index checks of embeddings and targets can use it instead of reading the ids back
+     * (a read would make the host wait for the GPU several times a step).
+     */
+    private record IntUpload(long address, int length, int min, int max) {
+        long end() {
+            return address + 4L * length;
+        }
+
+        boolean covers(CudaBuffer buffer) {
+            return buffer.address >= address && buffer.address + 4L * buffer.length() <= end();
+        }
+    }
+
+    @Override
+    public void copyIn(int[] source, Buffer target) {
+        CudaBuffer t = ints(target, source.length, "target");
+        int min = Integer.MAX_VALUE;
+        int max = Integer.MIN_VALUE;
+        for (int value : source) {
+            min = Math.min(min, value);
+            max = Math.max(max, value);
+        }
+        long end = t.address + 4L * t.length();
+        intUploads.removeIf(upload -> upload.address() < end && t.address < upload.end());
+        intUploads.add(new IntUpload(t.address, t.length(), min, max));
+        IntPointer host = new IntPointer(staging);
+        int chunk = STAGING_BYTES / 4;
+        for (int first = 0; first < source.length; first += chunk) {
+            int count = Math.min(chunk, source.length - first);
+            host.position(0).put(source, first, count);
+            CudaStatus.runtime(cudart.cudaMemcpy(new RawPointer(t.address + 4L * first), staging, 4L * count,
+                    cudart.cudaMemcpyHostToDevice), "copyIn (cudaMemcpy)");
+        }
+    }
+
+    @Override
+    public void copyOut(Buffer source, float[] target) {
+        CudaBuffer s = floats(source, target.length, "source");
+        FloatPointer host = new FloatPointer(staging);
+        int chunk = STAGING_BYTES / 4;
+        for (int first = 0; first < target.length; first += chunk) {
+            int count = Math.min(chunk, target.length - first);
+            CudaStatus.runtime(cudart.cudaMemcpy(staging, new RawPointer(s.address + 4L * first), 4L * count,
+                    cudart.cudaMemcpyDeviceToHost), "copyOut (cudaMemcpy; or an earlier op's kernel)");
+            host.position(0).get(target, first, count);
+        }
+    }
+
+    @Override
+    public void copyOut(Buffer source, int[] target) {
+        CudaBuffer s = ints(source, target.length, "source");
+        IntPointer host = new IntPointer(staging);
+        int chunk = STAGING_BYTES / 4;
+        for (int first = 0; first < target.length; first += chunk) {
+            int count = Math.min(chunk, target.length - first);
+            CudaStatus.runtime(cudart.cudaMemcpy(staging, new RawPointer(s.address + 4L * first), 4L * count,
+                    cudart.cudaMemcpyDeviceToHost), "copyOut (cudaMemcpy; or an earlier op's kernel)");
+            host.position(0).get(target, first, count);
+        }
+    }
+
+    @Override
+    public void copy(Buffer source, Buffer target) {
+        CudaBuffer s = floats(source, -1, "source");
+        CudaBuffer t = floats(target, s.length(), "target");
+        CudaStatus.runtime(cudart.cudaMemcpyAsync(t.pointer(), s.pointer(), 4L * s.length(),
+                cudart.cudaMemcpyDeviceToDevice), "copy (cudaMemcpyAsync)");
+        afterOp("copy");
+    }
+
+    @Override
+    public void fill(Buffer target, float value) {
+        CudaBuffer t = floats(target, -1, "target");
+        if (Float.floatToRawIntBits(value) == 0) {
+            CudaStatus.runtime(cudart.cudaMemsetAsync(t.pointer(), 0, 4L * t.length()), "fill (cudaMemsetAsync)");
+        } else {
+            kernels.launch(FILL, grid(t.length()), 1, THREADS, 1, t, value, (long) t.length());
+        }
+        afterOp("fill");
+    }
+
+    @Override
+    public void synchronize() {
+        CudaStatus.runtime(cudart.cudaDeviceSynchronize(), "synchronize (an earlier op's kernel)");
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        cudart.cudaDeviceSynchronize();
+        kernels.close();
+        cublas.cublasDestroy_v2(blas);
+        for (long address : allocations) {
+            cudart.cudaFree(new RawPointer(address));
+        }
+        allocations.clear();
+        alpha.close();
+        beta.close();
+        staging.close();
+    }
+
+    // ---- matrix products ------------------------------------------------------------------------
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k,
+                     float alpha, Buffer a, Buffer b, float beta, Buffer c) {
+        gemmBatched(transA, transB, m, n, k, alpha, a, b, beta, c, 1);
+    }
+
+    /**
+     * cuBLAS is column-major, and a row-major {@code [r, c]} matrix is the column-major
+     * {@code [c, r]} matrix, its transpose. So the row-major {@code C = op(A) op(B)} is computed
+     * as the column-major {@code C^T = op(B)^T op(A)^T}: the operands swap places, the transpose
+     * flags stay, and each leading dimension is the row length of the stored matrix.
+     */
+    @Override
+    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k,
+                            float alphaValue, Buffer a, Buffer b, float betaValue, Buffer c, int batch) {
+        if (batch < 1) {
+            throw new IllegalArgumentException("batch must be at least 1, got " + batch);
+        }
+        CudaBuffer ca = floats(a, batch * m * k, "a");
+        CudaBuffer cb = floats(b, batch * k * n, "b");
+        CudaBuffer cc = floats(c, batch * m * n, "c");
+        if (m == 0 || n == 0) {
+            return;
+        }
+        alpha.put(0, alphaValue);
+        beta.put(0, betaValue);
+        int opA = transA ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
+        int opB = transB ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
+        int ldb = Math.max(1, transB ? k : n);
+        int lda = Math.max(1, transA ? m : k);
+        int status = cublas.cublasGemmStridedBatchedEx(blas, opB, opA, n, m, k, alpha,
+                cb.pointer(), cudart.CUDA_R_32F, ldb, (long) k * n,
+                ca.pointer(), cudart.CUDA_R_32F, lda, (long) m * k,
+                beta, cc.pointer(), cudart.CUDA_R_32F, n, (long) m * n,
+                batch, precision.computeType(), cublas.CUBLAS_GEMM_DEFAULT);
+        CudaStatus.blas(status, String.format("gemm (m=%d, n=%d, k=%d, batch=%d)", m, n, k, batch));
+        afterOp("gemm");
+    }
+
+    // ---- elementwise and layout ---------------------------------------------------------------
+
+    @Override
+    public void addBias(Buffer x, Buffer bias, int rows, int cols) {
+        CudaBuffer cx = floats(x, rows * cols, "x");
+        kernels.launch(ADD_BIAS, grid(cx.length()), 1, THREADS, 1, cx, floats(bias, cols, "bias"), (long) rows, cols);
+        afterOp("addBias");
+    }
+
+    @Override
+    public void biasBackward(Buffer dy, Buffer dBias, int rows, int cols) {
+        columnSums(floats(dy, rows * cols, "dy"), null, null, null, floats(dBias, cols, "dBias"), null, rows, cols);
+        afterOp("biasBackward");
+    }
+
+    @Override
+    public void add(Buffer a, Buffer b, Buffer out) {
+        CudaBuffer co = floats(out, -1, "out");
+        kernels.launch(ADD, grid(co.length()), 1, THREADS, 1, floats(a, co.length(), "a"), floats(b, co.length(), "b"),
+                co, (long) co.length());
+        afterOp("add");
+    }
+
+    @Override
+    public void swapMiddleAxes(Buffer x, Buffer y, int d0, int d1, int d2, int d3) {
+        int length = d0 * d1 * d2 * d3;
+        // about 64 blocks per multiprocessor in all: rows along y, each row's chunks along x
+        long rows = Math.max(1, (long) d0 * d1);
+        int gridY = (int) Math.min(rows, 65535);
+        long chunks = Math.max(1, ((long) d2 * d3 + THREADS - 1) / THREADS);
+        int gridX = (int) Math.min(chunks, Math.max(1, 64L * multiprocessors / gridY));
+        kernels.launch(SWAP_MIDDLE_AXES, length == 0 ? 0 : gridX, gridY, THREADS, 1,
+                floats(x, length, "x"), floats(y, length, "y"), d0, d1, d2, d3);
+        afterOp("swapMiddleAxes");
+    }
+
+    @Override
+    public void geluForward(Buffer x, Buffer y) {
+        CudaBuffer cx = floats(x, -1, "x");
+        kernels.launch(GELU_FORWARD, grid(cx.length()), 1, THREADS, 1, cx, floats(y, cx.length(), "y"),
+                (long) cx.length());
+        afterOp("geluForward");
+    }
+
+    @Override
+    public void geluBackward(Buffer x, Buffer dy, Buffer dx) {
+        CudaBuffer cx = floats(x, -1, "x");
+        kernels.launch(GELU_BACKWARD, grid(cx.length()), 1, THREADS, 1, cx, floats(dy, cx.length(), "dy"),
+                floats(dx, cx.length(), "dx"), (long) cx.length());
+        afterOp("geluBackward");
+    }
+
+    @Override
+    public void dropout(Buffer x, Buffer y, float p, long seed, long stream) {
+        if (!(p >= 0 && p < 1)) {
+            throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
+        }
+        CudaBuffer cx = floats(x, -1, "x");
+        long blocks = (cx.length() + 31L) / 32 * Philox.BLOCKS_PER_TILE; // one thread per Philox block
+        kernels.launch(DROPOUT, grid(blocks), 1, THREADS, 1, cx, floats(y, cx.length(), "y"), (long) cx.length(),
+                Philox.keepThreshold(p), 1 / (1 - p), seed, stream);
+        afterOp("dropout");
+    }
+
+    // ---- normalization ------------------------------------------------------------------------
+
+    @Override
+    public void layerNormForward(Buffer x, Buffer gamma, Buffer beta, Buffer y, Buffer mean,
+                                 Buffer rstd, int rows, int cols, float eps) {
+        kernels.launch(LAYER_NORM_FORWARD, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, floats(x, rows * cols, "x"),
+                floats(gamma, cols, "gamma"), floats(beta, cols, "beta"), floats(y, rows * cols, "y"),
+                floats(mean, rows, "mean"), floats(rstd, rows, "rstd"), rows, cols, eps);
+        afterOp("layerNormForward");
+    }
+
+    @Override
+    public void layerNormBackward(Buffer dy, Buffer x, Buffer gamma, Buffer mean, Buffer rstd,
+                                  Buffer dx, Buffer dGamma, Buffer dBeta, int rows, int cols) {
+        CudaBuffer cdy = floats(dy, rows * cols, "dy");
+        CudaBuffer cx = floats(x, rows * cols, "x");
+        CudaBuffer cMean = floats(mean, rows, "mean");
+        CudaBuffer cRstd = floats(rstd, rows, "rstd");
+        // the parameter gradients first: dx may alias dy
+        columnSums(cdy, cx, cMean, cRstd, floats(dBeta, cols, "dBeta"), floats(dGamma, cols, "dGamma"), rows, cols);
+        kernels.launch(LAYER_NORM_BACKWARD, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, cdy, cx, floats(gamma, cols, "gamma"),
+                cMean, cRstd, floats(dx, rows * cols, "dx"), rows, cols);
+        afterOp("layerNormBackward");
+    }
+
+    /**
+     * {@code sumDy[c] += sum over rows of dy[r, c]} and, when x is given,
+     * {@code sumDyXhat[c] += sum over rows of dy[r, c] * xhat[r, c]}: per-chunk partial sums into
+     * the scratch buffer, then the chunks added in order (deterministic, no atomics).
+     */
+    private void columnSums(CudaBuffer dy, CudaBuffer x, CudaBuffer mean, CudaBuffer rstd,
+                            CudaBuffer sumDy, CudaBuffer sumDyXhat, int rows, int cols) {
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        int chunks = (rows + ROWS_PER_CHUNK - 1) / ROWS_PER_CHUNK;
+        CudaBuffer partials = scratch(2 * chunks * cols);
+        CudaBuffer partialDy = partials.slice(0, chunks * cols);
+        CudaBuffer partialDyXhat = partials.slice(chunks * cols, chunks * cols);
+        kernels.launch(COLUMN_PARTIALS, (cols + 31) / 32, chunks, 32, 32, dy, x, mean, rstd, partialDy, partialDyXhat,
+                rows, cols, ROWS_PER_CHUNK);
+        kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partialDy, sumDy, chunks, cols);
+        if (x != null) {
+            kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partialDyXhat, sumDyXhat,
+                    chunks, cols);
+        }
+    }
+
+    // ---- attention ----------------------------------------------------------------------------
+
+    @Override
+    public void attentionSoftmaxForward(Buffer scores, Buffer mask, Buffer probs, int batch,
+                                        int heads, int tokens, float scale) {
+        int length = batch * heads * tokens * tokens;
+        int rows = batch * heads * tokens;
+        kernels.launch(SOFTMAX_FORWARD, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, floats(scores, length, "scores"),
+                ints(mask, batch * tokens, "mask"), floats(probs, length, "probs"), rows, heads, tokens, scale);
+        afterOp("attentionSoftmaxForward");
+    }
+
+    @Override
+    public void attentionSoftmaxBackward(Buffer probs, Buffer dProbs, Buffer dScores, int batch,
+                                         int heads, int tokens, float scale) {
+        int length = batch * heads * tokens * tokens;
+        int rows = batch * heads * tokens;
+        kernels.launch(SOFTMAX_BACKWARD, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, floats(probs, length, "probs"),
+                floats(dProbs, length, "dProbs"), floats(dScores, length, "dScores"), rows, tokens, scale);
+        afterOp("attentionSoftmaxBackward");
+    }
+
+    // ---- embeddings ---------------------------------------------------------------------------
+
+    @Override
+    public void embeddingForward(Buffer ids, Buffer table, Buffer out, int rows, int dim, boolean accumulate) {
+        CudaBuffer ct = floats(table, -1, "table");
+        CudaBuffer ci = checkedIndices(ids, rows, ct.length(), dim, "embedding id", "table");
+        kernels.launch(EMBEDDING_FORWARD, grid((long) rows * dim), 1, THREADS, 1, ci, ct, floats(out, rows * dim, "out"),
+                rows, dim, accumulate ? 1 : 0);
+        afterOp("embeddingForward");
+    }
+
+    @Override
+    public void embeddingBackward(Buffer ids, Buffer dOut, Buffer dTable, int rows, int dim) {
+        CudaBuffer ct = floats(dTable, -1, "dTable");
+        CudaBuffer ci = checkedIndices(ids, rows, ct.length(), dim, "embedding id", "dTable");
+        kernels.launch(EMBEDDING_BACKWARD, grid((long) rows * dim), 1, THREADS, 1, ci, floats(dOut, rows * dim, "dOut"),
+                ct, rows, dim);
+        afterOp("embeddingBackward");
+    }
+
+    // ---- loss ---------------------------------------------------------------------------------
+
+    @Override
+    public void crossEntropyForward(Buffer logits, Buffer targets, Buffer probs, Buffer losses, int rows, int classes) {
+        CudaBuffer ct = checkedTargets(targets, rows, classes);
+        kernels.launch(CROSS_ENTROPY_FORWARD, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, floats(logits, rows * classes, "logits"),
+                ct, floats(probs, rows * classes, "probs"), floats(losses, rows, "losses"), rows, classes);
+        afterOp("crossEntropyForward");
+    }
+
+    @Override
+    public void crossEntropyBackward(Buffer probs, Buffer targets, Buffer dLogits, int rows, int classes, float dLoss) {
+        CudaBuffer ct = checkedTargets(targets, rows, classes);
+        kernels.launch(CROSS_ENTROPY_BACKWARD, grid((long) rows * classes), 1, THREADS, 1,
+                floats(probs, rows * classes, "probs"), ct, floats(dLogits, rows * classes, "dLogits"), rows, classes, dLoss);
+        afterOp("crossEntropyBackward");
+    }
+
+    // ---- optimizer ----------------------------------------------------------------------------
+
+    @Override
+    public void adamW(Buffer params, Buffer grads, Buffer m, Buffer v, AdamW settings, int step) {
+        if (step < 1) {
+            throw new IllegalArgumentException("step must be at least 1, got " + step);
+        }
+        CudaBuffer cp = floats(params, -1, "params");
+        float decay = 1 - settings.learningRate() * settings.weightDecay();
+        float stepSize = (float) (settings.learningRate() / (1 - Math.pow(settings.beta1(), step)));
+        float inverseRootCorrection = (float) (1 / Math.sqrt(1 - Math.pow(settings.beta2(), step)));
+        kernels.launch(ADAMW, grid(cp.length()), 1, THREADS, 1, cp, floats(grads, cp.length(), "grads"),
+                floats(m, cp.length(), "m"), floats(v, cp.length(), "v"), (long) cp.length(), settings.beta1(),
+                settings.beta2(), settings.epsilon(), decay, stepSize, inverseRootCorrection);
+        afterOp("adamW");
+    }
+
+    @Override
+    public void sumOfSquares(Buffer x, Buffer result) {
+        CudaBuffer cx = floats(x, -1, "x");
+        kernels.launch(SQUARES_PARTIALS, NORM_BLOCKS, 1, THREADS, 1, cx, (long) cx.length(), normPartials);
+        kernels.launch(SQUARES_FINISH, 1, 1, THREADS, 1, normPartials, NORM_BLOCKS, floats(result, 1, "result"));
+        afterOp("sumOfSquares");
+    }
+
+    @Override
+    public void clipByGlobalNorm(Buffer x, Buffer sumOfSquares, float maxNorm) {
+        CudaBuffer cx = floats(x, -1, "x");
+        kernels.launch(CLIP, grid(cx.length()), 1, THREADS, 1, cx, (long) cx.length(),
+                floats(sumOfSquares, 1, "sumOfSquares"), maxNorm);
+        afterOp("clipByGlobalNorm");
+    }
+
+    // ---- launch shapes, scratch, checks -------------------------------------------------------
+
+    /** Blocks for a grid-stride loop over {@code n} items: enough to fill the GPU, no more. */
+    private int grid(long n) {
+        return (int) Math.min((n + THREADS - 1) / THREADS, 32L * multiprocessors);
+    }
+
+    /** Blocks for the one-warp-per-row kernels. */
+    private static int rowGrid(int rows) {
+        return (rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK;
+    }
+
+    private CudaBuffer scratch(int length) {
+        if (scratch == null || scratch.length() < length) {
+            // the old scratch stays allocated until close: ops already queued may still read it
+            scratch = allocate(Math.max(length, 1 << 20), Buffer.Type.FLOAT32);
+        }
+        return scratch.slice(0, length);
+    }
+
+    private void afterOp(String op) {
+        if (syncEachOp) {
+            CudaStatus.runtime(cudart.cudaDeviceSynchronize(), op);
+        }
+    }
+
+    /** Ids are checked on the host before any write, as on the CPU: a bad id is an exception, never a wild write. */
+    private CudaBuffer checkedIndices(Buffer ids, int rows, int tableLength, int dim, String what, String table) {
+        if (dim < 1 || tableLength % dim != 0) {
+            throw new IllegalArgumentException(table + " has " + tableLength + " elements, not a whole number of rows of " + dim);
+        }
+        return checkedRange(ints(ids, rows, "ids"), tableLength / dim, what);
+    }
+
+    private CudaBuffer checkedTargets(Buffer targets, int rows, int classes) {
+        return checkedRange(ints(targets, rows, "targets"), classes, "target");
+    }
+
+    /** Every value in [0, limit): known from the upload when it was uploaded whole and in range, else read back and checked. */
+    private CudaBuffer checkedRange(CudaBuffer values, int limit, String what) {
+        for (IntUpload upload : intUploads) {
+            if (upload.covers(values) && upload.min() >= 0 && upload.max() < limit) {
+                return values;
+            }
+        }
+        int[] host = new int[values.length()];
+        copyOut(values, host);
+        IndexChecks.checkRange(host, 0, host.length, limit, what);
+        return values;
+    }
+
+    private CudaBuffer floats(Buffer buffer, int length, String name) {
+        return check(buffer, Buffer.Type.FLOAT32, length, name);
+    }
+
+    private CudaBuffer ints(Buffer buffer, int length, String name) {
+        return check(buffer, Buffer.Type.INT32, length, name);
+    }
+
+    private CudaBuffer check(Buffer buffer, Buffer.Type type, int length, String name) {
+        if (!(buffer instanceof CudaBuffer cuda) || cuda.owner != this) {
+            throw new IllegalArgumentException(name + " is not a buffer of this CUDA backend: " + buffer);
+        }
+        if (cuda.type() != type) {
+            throw new IllegalArgumentException(name + " holds " + cuda.type() + ", expected " + type);
+        }
+        if (length >= 0 && cuda.length() != length) {
+            throw new IllegalArgumentException(name + " has " + cuda.length() + " elements, expected " + length);
+        }
+        return cuda;
+    }
+}

@@ -1,0 +1,53 @@
+package dev.jbert.kernels.cuda;
+
+import org.bytedeco.cuda.global.cublas;
+
+/**
+ * How the CUDA backend's matrix products compute. Storage, the other ops, the master weights and
+ * AdamW's moments stay float32 in every mode; only the GEMMs' inputs are rounded, inside cuBLAS,
+ * before the tensor cores multiply them. Products are always accumulated in float32.
+ */
+public enum Precision {
+    /** True float32 arithmetic (CUDA cores): the reference mode, as accurate as the CPU backend. */
+    FP32("fp32", 0x1.0p-24),
+    /** Inputs rounded to TF32 (10-bit mantissa) for the tensor cores. */
+    TF32("tf32", 0x1.0p-11),
+    /** Inputs rounded to bfloat16 (7-bit mantissa): the fastest, what mixed-precision training uses. */
+    BF16("bf16", 0x1.0p-8);
+
+    private final String label;
+    private final double unitRoundoff;
+
+    Precision(String label, double unitRoundoff) {
+        this.label = label;
+        this.unitRoundoff = unitRoundoff;
+    }
+
+    /** The name used on the command line and in messages. */
+    public String label() {
+        return label;
+    }
+
+    /** The relative rounding error of one GEMM input in this mode (half an ulp of 1). */
+    public double unitRoundoff() {
+        return unitRoundoff;
+    }
+
+    /** Parses a command-line value ({@code fp32}, {@code tf32}, {@code bf16}). */
+    public static Precision parse(String value) {
+        for (Precision precision : values()) {
+            if (precision.label.equalsIgnoreCase(value)) {
+                return precision;
+            }
+        }
+        throw new IllegalArgumentException("unknown precision '" + value + "': expected fp32, tf32 or bf16");
+    }
+
+    int computeType() {
+        return switch (this) {
+            case FP32 -> cublas.CUBLAS_COMPUTE_32F;
+            case TF32 -> cublas.CUBLAS_COMPUTE_32F_FAST_TF32;
+            case BF16 -> cublas.CUBLAS_COMPUTE_32F_FAST_16BF;
+        };
+    }
+}
