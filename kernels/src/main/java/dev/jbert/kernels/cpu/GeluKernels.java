@@ -56,7 +56,7 @@ final class GeluKernels {
             for (; i < bound; i += Simd.LANES) {
                 FloatVector v = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i);
                 FloatVector z = v.mul(SQRT_HALF);
-                FloatVector gaussian = z.mul(z).neg().lanewise(VectorOperators.EXP); // e^{-z²}
+                FloatVector gaussian = Simd.exp(z.mul(z).neg()); // e^{-z²}
                 FloatVector t = FloatVector.broadcast(Simd.FLOATS, 1f).div(z.abs().fma(P, 1f));
                 FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(Simd.FLOATS, A3))
                         .fma(t, FloatVector.broadcast(Simd.FLOATS, A2)).fma(t, FloatVector.broadcast(Simd.FLOATS, A1));

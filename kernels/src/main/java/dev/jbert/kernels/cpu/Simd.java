@@ -37,18 +37,50 @@ final class Simd {
         return enabled ? FLOATS.loopBound(n) : 0;
     }
 
-    /** The sum of a vector's lanes. */
+    /**
+     * The sum of a vector's lanes, added in lane order. Not {@code reduceLanes(ADD)}: its order is
+     * unspecified, and the JIT-compiled and interpreted versions differ in the last bit, which made
+     * two identical training runs in one JVM drift apart.
+     */
     static float sum(FloatVector v) {
-        return v.reduceLanes(VectorOperators.ADD);
+        float sum = 0;
+        for (int lane = 0; lane < LANES; lane++) {
+            sum += v.lane(lane);
+        }
+        return sum;
     }
 
-    /** The largest of a vector's lanes. */
+    /** The largest of a vector's lanes (exact in any order). */
     static float max(FloatVector v) {
         return v.reduceLanes(VectorOperators.MAX);
     }
 
-    /** e^v lane by lane (an intrinsic: SVML on x86). */
-    static FloatVector exp(FloatVector v) {
-        return v.lanewise(VectorOperators.EXP);
+    private static final float LOG2E = 1.44269504f;
+    private static final float LN2_HIGH = 0.693359375f;    // ln 2 = LN2_HIGH + LN2_LOW, the first exact in 10 bits
+    private static final float LN2_LOW = -2.12194440e-4f;
+    private static final float ROUNDER = 12582912f;        // 1.5 * 2^23: x + ROUNDER - ROUNDER rounds x to an integer
+    private static final float EXP_LOWEST = -87.3f;        // below it e^x is under the smallest normal float: 0
+    private static final float EXP_HIGHEST = 88.7f;        // above it e^x overflows: infinity
+
+    /**
+     * e^x lane by lane, from plain IEEE arithmetic only, so that interpreted and compiled code give
+     * the same bits (the Vector API's EXP does not: its intrinsic and its fallback differ by an ulp).
+     * Cody-Waite: {@code x = n ln 2 + r} with n an integer and |r| <= ln 2 / 2, e^r by its Taylor
+     * series to r^7 (error under 1e-8, below float's resolution), times 2^n built from the exponent bits.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector clamped = x.max(EXP_LOWEST).min(EXP_HIGHEST);
+        FloatVector n = clamped.mul(LOG2E).add(ROUNDER).sub(ROUNDER);
+        FloatVector r = n.fma(FloatVector.broadcast(FLOATS, -LN2_HIGH), clamped);
+        r = n.fma(FloatVector.broadcast(FLOATS, -LN2_LOW), r);
+        FloatVector p = FloatVector.broadcast(FLOATS, 1f / 5040);
+        for (float coefficient : new float[] {1f / 720, 1f / 120, 1f / 24, 1f / 6, 0.5f, 1f, 1f}) {
+            p = p.fma(r, FloatVector.broadcast(FLOATS, coefficient));
+        }
+        IntVector exponent = (IntVector) n.convert(VectorOperators.F2I, 0);
+        FloatVector twoToN = exponent.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return p.mul(twoToN)
+                .blend(0f, x.lt(EXP_LOWEST))
+                .blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_HIGHEST));
     }
 }
