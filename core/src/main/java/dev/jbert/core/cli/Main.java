@@ -1,6 +1,8 @@
 package dev.jbert.core.cli;
 
 import dev.jbert.core.io.ModelFileException;
+import dev.jbert.core.squad.SquadFormatException;
+import dev.jbert.core.train.TrainingException;
 import dev.jbert.tokenizer.TokenizerException;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
@@ -13,7 +15,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "BERT fine-tuning for extractive question answering, in Java.",
-        subcommands = {AnswerCommand.class, BenchCommand.class, ConvertCommand.class, TokenizeCommand.class,
+        subcommands = {TrainCommand.class, EvaluateCommand.class, ScoreCommand.class, AnswerCommand.class,
+            BenchCommand.class, ConvertCommand.class, TokenizeCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit code for bad input: a missing file, a malformed line, an impossible option. */
@@ -34,7 +37,8 @@ public final class Main implements Runnable {
     public static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine commandLine = new CommandLine(new Main()).setOut(out).setErr(err);
         commandLine.setExecutionExceptionHandler((error, cl, parsed) -> {
-            if (error instanceof UserError || error instanceof TokenizerException || error instanceof ModelFileException) {
+            if (error instanceof UserError || error instanceof TokenizerException || error instanceof ModelFileException
+                    || error instanceof TrainingException || error instanceof SquadFormatException) {
                 // one line, whatever the message quotes from the input
                 cl.getErr().println("jbert: " + error.getMessage().replaceAll("\\R", " "));
                 cl.getErr().flush();
