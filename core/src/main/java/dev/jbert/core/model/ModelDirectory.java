@@ -119,7 +119,7 @@ public final class ModelDirectory {
     }
 
     /** The layout's name for a tensor name found in a file. */
-    static String canonicalName(String fileName) {
+    public static String canonicalName(String fileName) {
         String name = fileName.startsWith("bert.") || fileName.startsWith("qa_outputs.") || fileName.startsWith("cls.")
                 ? fileName : "bert." + fileName;
         if (name.endsWith("LayerNorm.gamma")) {

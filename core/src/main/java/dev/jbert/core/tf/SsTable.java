@@ -1,5 +1,6 @@
 package dev.jbert.core.tf;
 
+import dev.jbert.core.io.ProtoReader;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;

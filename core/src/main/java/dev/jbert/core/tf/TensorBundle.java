@@ -1,6 +1,7 @@
 package dev.jbert.core.tf;
 
 import dev.jbert.core.io.ModelFileException;
+import dev.jbert.core.io.ProtoReader;
 import dev.jbert.core.io.Shapes;
 import java.io.IOException;
 import java.lang.foreign.Arena;

@@ -110,4 +110,21 @@ class ModelCommandsTest {
         assertEquals(Main.EXIT_USER_ERROR, full.exitCode());
         assertTrue(full.err().contains("already exists and is not empty"), full.err());
     }
+
+    @Test
+    void convertTakesExactlyOneSourceAndPrintsOneLineForABadOnnxFile() throws IOException {
+        Path text = Files.writeString(dir.resolve("notes.onnx"), "hello, not a model\n");
+        Result bad = run("convert", "--onnx", text.toString(), "--out", dir.resolve("out").toString());
+        assertEquals(Main.EXIT_USER_ERROR, bad.exitCode());
+        assertTrue(bad.err().startsWith("jbert: " + text + ": not a readable ONNX model"), bad.err());
+        assertEquals(1, bad.err().lines().count(), bad.err());
+        assertTrue(Files.notExists(dir.resolve("out")), "nothing half-written");
+
+        Result both = run("convert", "--onnx", text.toString(), "--tf-checkpoint", "ckpt", "--out", dir.resolve("out").toString());
+        assertEquals(Main.EXIT_USER_ERROR, both.exitCode());
+        assertTrue(both.err().contains("mutually exclusive"), both.err());
+        Result neither = run("convert", "--out", dir.resolve("out").toString());
+        assertEquals(Main.EXIT_USER_ERROR, neither.exitCode());
+        assertTrue(neither.err().contains("Missing required argument"), neither.err());
+    }
 }

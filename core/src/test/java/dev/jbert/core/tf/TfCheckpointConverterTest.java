@@ -1,6 +1,10 @@
 package dev.jbert.core.tf;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static dev.jbert.core.io.ProtoWriter.concat;
+import static dev.jbert.core.io.ProtoWriter.field;
+import static dev.jbert.core.io.ProtoWriter.lengthDelimited;
+import static dev.jbert.core.io.ProtoWriter.message;
+import static dev.jbert.core.io.ProtoWriter.varint;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -9,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.jbert.core.io.ModelFileException;
 import dev.jbert.core.io.SafeTensorsReader;
 import dev.jbert.core.model.ModelDirectory;
+import dev.jbert.core.model.TinyQaFixture;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -31,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * names and [in, out] kernels: converting it back must give the fixture's weights exactly.
  */
 class TfCheckpointConverterTest {
-    static final Path FIXTURE = Path.of("src/test/resources/fixtures/tiny-qa");
+    static final Path FIXTURE = TinyQaFixture.DIR;
 
     @TempDir
     Path dir;
@@ -53,8 +58,8 @@ class TfCheckpointConverterTest {
         Files.copy(FIXTURE.resolve("vocab.txt"), dir.resolve("ckpt").resolve("vocab.txt"));
         List<String> log = new ArrayList<>();
         Path out = dir.resolve("model");
-        TfCheckpointConverter.convert(prefix, FIXTURE.resolve("config.json"), null, out, log::add);
-        assertExactlyTheFixture(out);
+        TfCheckpointConverter.convert(prefix, FIXTURE.resolve("config.json"), null, null, out, log::add);
+        TinyQaFixture.assertImportedExactly(out);
     }
 
     @Test
@@ -67,8 +72,8 @@ class TfCheckpointConverterTest {
         Path jar = Files.write(dir.resolve("model.jar"), zip(Map.of("com/example/bert-model", inner)));
         Path extracted = TfCheckpointConverter.extractArchive(jar, dir.resolve("extracted"));
         Path out = dir.resolve("model");
-        TfCheckpointConverter.convert(extracted, FIXTURE.resolve("config.json"), null, out, line -> {});
-        assertExactlyTheFixture(out);
+        TfCheckpointConverter.convert(extracted, FIXTURE.resolve("config.json"), null, null, out, line -> {});
+        TinyQaFixture.assertImportedExactly(out);
     }
 
     @Test
@@ -79,19 +84,6 @@ class TfCheckpointConverterTest {
         assertTrue(e.getMessage().contains("bad.index: not a TensorFlow checkpoint index"), e.getMessage());
         e = assertThrows(ModelFileException.class, () -> TensorBundle.open(dir.resolve("absent")));
         assertTrue(e.getMessage().contains("absent.index: no such file"), e.getMessage());
-    }
-
-    private static void assertExactlyTheFixture(Path out) {
-        try (SafeTensorsReader converted = SafeTensorsReader.open(out.resolve(ModelDirectory.WEIGHTS));
-             SafeTensorsReader original = SafeTensorsReader.open(FIXTURE.resolve(ModelDirectory.WEIGHTS))) {
-            for (String name : original.tensors().keySet()) {
-                if (name.startsWith("qa_outputs")) {
-                    assertNull(converted.tensors().get(name), "a TF checkpoint has no QA head");
-                } else {
-                    assertArrayEquals(original.read(name), converted.read(name), name);
-                }
-            }
-        }
     }
 
     /** The fixture's encoder as a TF checkpoint: Google's names, kernels transposed to [in, out]. */
@@ -115,7 +107,7 @@ class TfCheckpointConverterTest {
                     tfName = tfName.replace("/weight", "");
                 } else if (name.endsWith(".weight")) {
                     tfName = tfName.replace("/weight", "/kernel");
-                    values = transpose(values, (int) shape[0], (int) shape[1]);
+                    values = TinyQaFixture.transpose(values, (int) shape[0], (int) shape[1]);
                     shape = new long[] {shape[1], shape[0]};
                 }
                 ByteBuffer bytes = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
@@ -133,16 +125,6 @@ class TfCheckpointConverterTest {
         Files.write(Path.of(prefix + ".data-00000-of-00001"), data.toByteArray());
         Files.write(Path.of(prefix + ".index"), table(entries));
         return prefix;
-    }
-
-    private static float[] transpose(float[] values, int rows, int cols) {
-        float[] t = new float[values.length];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                t[c * rows + r] = values[r * cols + c];
-            }
-        }
-        return t;
     }
 
     /** A LevelDB table: one data block (no prefix sharing), an index block, an empty metaindex, the footer. */
@@ -173,36 +155,6 @@ class TfCheckpointConverterTest {
         long size = out.size() - start;
         out.writeBytes(new byte[5]); // no compression, crc not checked
         return size;
-    }
-
-    private static byte[] field(int number, long value) {
-        return concat(varint((long) number << 3), varint(value));
-    }
-
-    private static byte[] lengthDelimited(int number, byte[] value) {
-        return concat(varint((long) number << 3 | 2), varint(value.length), value);
-    }
-
-    private static byte[] message(byte[]... fields) {
-        return concat(fields);
-    }
-
-    private static byte[] varint(long value) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        while ((value & ~0x7FL) != 0) {
-            out.write((int) (value & 0x7F) | 0x80);
-            value >>>= 7;
-        }
-        out.write((int) value);
-        return out.toByteArray();
-    }
-
-    private static byte[] concat(byte[]... parts) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (byte[] part : parts) {
-            out.writeBytes(part);
-        }
-        return out.toByteArray();
     }
 
     private static byte[] zip(Map<String, byte[]> files) throws IOException {
