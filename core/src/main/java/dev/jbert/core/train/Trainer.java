@@ -164,7 +164,12 @@ public final class Trainer {
         line.put("exact_match", result.scores().exactMatch());
         line.put("f1", result.scores().f1());
         metrics.append(line);
-        TrainingPlot.write(metrics.lines(), output.resolve("training.png"));
+        try {
+            TrainingPlot.write(metrics.lines(), output.resolve("training.png"));
+        } catch (LinkageError e) {
+            // a trimmed Java runtime without java.desktop (the GPU check's jlink'd one) cannot draw
+            out.println("  (no training.png: this Java runtime has no java.desktop module)");
+        }
         out.printf("%s: dev loss %.3f, EM %.2f, F1 %.2f (%d questions, %d windows, %.0f s)%n", when, result.loss(),
                 result.scores().exactMatch(), result.scores().f1(), result.scores().total(), dev.windows(), seconds);
         out.flush();
