@@ -16,44 +16,43 @@ extern "C" __global__ void adamw(float* params, const float* grads, float* m, fl
     }
 }
 
+// The sum of every thread's value over a block of 256, in a fixed tree (the same bits every run);
+// every thread gets the result.
+__device__ double block_sum(double value) {
+    __shared__ double shared[256];
+    shared[threadIdx.x] = value;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half >>= 1) {
+        if (threadIdx.x < half) {
+            shared[threadIdx.x] += shared[threadIdx.x + half];
+        }
+        __syncthreads();
+    }
+    return shared[0];
+}
+
 // Stage 1: partials [gridDim.x] = each block's sum of x^2, in double. Block size 256.
 extern "C" __global__ void sum_of_squares_partials(const float* x, long long n, double* partials) {
-    __shared__ double shared[256];
     double sum = 0;
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
         double value = x[i];
         sum += value * value;
     }
-    shared[threadIdx.x] = sum;
-    __syncthreads();
-    for (int half = blockDim.x / 2; half > 0; half >>= 1) {
-        if (threadIdx.x < half) {
-            shared[threadIdx.x] += shared[threadIdx.x + half];
-        }
-        __syncthreads();
-    }
+    double total = block_sum(sum);
     if (threadIdx.x == 0) {
-        partials[blockIdx.x] = shared[0];
+        partials[blockIdx.x] = total;
     }
 }
 
 // Stage 2, one block of 256: result[0] = the sum of partials [count].
 extern "C" __global__ void sum_of_squares_finish(const double* partials, int count, float* result) {
-    __shared__ double shared[256];
     double sum = 0;
     for (int i = threadIdx.x; i < count; i += blockDim.x) {
         sum += partials[i];
     }
-    shared[threadIdx.x] = sum;
-    __syncthreads();
-    for (int half = blockDim.x / 2; half > 0; half >>= 1) {
-        if (threadIdx.x < half) {
-            shared[threadIdx.x] += shared[threadIdx.x + half];
-        }
-        __syncthreads();
-    }
+    double total = block_sum(sum);
     if (threadIdx.x == 0) {
-        result[0] = (float) shared[0];
+        result[0] = (float) total;
     }
 }
 

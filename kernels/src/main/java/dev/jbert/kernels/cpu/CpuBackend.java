@@ -3,7 +3,7 @@ package dev.jbert.kernels.cpu;
 import dev.jbert.kernels.AdamW;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
-import dev.jbert.kernels.IndexChecks;
+import dev.jbert.kernels.ArgumentChecks;
 import java.util.Arrays;
 
 /**
@@ -282,25 +282,20 @@ public final class CpuBackend implements Backend {
         if (!(buffer instanceof CpuBuffer cpu)) {
             throw new IllegalArgumentException(name + " is not a CPU buffer: " + buffer);
         }
-        if (cpu.type() != type) {
-            throw new IllegalArgumentException(name + " holds " + cpu.type() + ", expected " + type);
-        }
-        if (length >= 0 && cpu.length() != length) {
-            throw new IllegalArgumentException(name + " has " + cpu.length() + " elements, expected " + length);
-        }
+        ArgumentChecks.typeAndLength(cpu, type, length, name);
         return cpu;
     }
 
     /** Bad ids are caught before any write, so a failed op leaves no half-updated table. */
     private static CpuBuffer checkIds(Buffer ids, int rows, int vocab) {
         CpuBuffer ci = ints(ids, rows, "ids");
-        IndexChecks.checkRange(ci.ints, ci.offset, rows, vocab, "embedding id");
+        ArgumentChecks.checkRange(ci.ints, ci.offset, rows, vocab, "embedding id");
         return ci;
     }
 
     private static CpuBuffer checkTargets(Buffer targets, int rows, int classes) {
         CpuBuffer ct = ints(targets, rows, "targets");
-        IndexChecks.checkRange(ct.ints, ct.offset, rows, classes, "target");
+        ArgumentChecks.checkRange(ct.ints, ct.offset, rows, classes, "target");
         return ct;
     }
 

@@ -3,7 +3,7 @@ package dev.jbert.kernels.cuda;
 import dev.jbert.kernels.AdamW;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
-import dev.jbert.kernels.IndexChecks;
+import dev.jbert.kernels.ArgumentChecks;
 import dev.jbert.kernels.Philox;
 import dev.jbert.kernels.cuda.CudaKernels.Kernel;
 import java.nio.charset.StandardCharsets;
@@ -146,13 +146,7 @@ public final class CudaBackend implements Backend {
     public void copyIn(float[] source, Buffer target) {
         CudaBuffer t = floats(target, source.length, "target");
         FloatPointer host = new FloatPointer(staging);
-        int chunk = STAGING_BYTES / 4;
-        for (int first = 0; first < source.length; first += chunk) {
-            int count = Math.min(chunk, source.length - first);
-            host.position(0).put(source, first, count);
-            CudaStatus.runtime(cudart.cudaMemcpy(new RawPointer(t.address + 4L * first), staging, 4L * count,
-                    cudart.cudaMemcpyHostToDevice), "copyIn (cudaMemcpy)");
-        }
+        throughStaging(t, source.length, true, (first, count) -> host.position(0).put(source, first, count));
     }
 
     /**
@@ -184,38 +178,49 @@ public final class CudaBackend implements Backend {
         intUploads.removeIf(upload -> upload.address() < end && t.address < upload.end());
         intUploads.add(new IntUpload(t.address, t.length(), min, max));
         IntPointer host = new IntPointer(staging);
-        int chunk = STAGING_BYTES / 4;
-        for (int first = 0; first < source.length; first += chunk) {
-            int count = Math.min(chunk, source.length - first);
-            host.position(0).put(source, first, count);
-            CudaStatus.runtime(cudart.cudaMemcpy(new RawPointer(t.address + 4L * first), staging, 4L * count,
-                    cudart.cudaMemcpyHostToDevice), "copyIn (cudaMemcpy)");
-        }
+        throughStaging(t, source.length, true, (first, count) -> host.position(0).put(source, first, count));
     }
 
     @Override
     public void copyOut(Buffer source, float[] target) {
         CudaBuffer s = floats(source, target.length, "source");
         FloatPointer host = new FloatPointer(staging);
-        int chunk = STAGING_BYTES / 4;
-        for (int first = 0; first < target.length; first += chunk) {
-            int count = Math.min(chunk, target.length - first);
-            CudaStatus.runtime(cudart.cudaMemcpy(staging, new RawPointer(s.address + 4L * first), 4L * count,
-                    cudart.cudaMemcpyDeviceToHost), "copyOut (cudaMemcpy; or an earlier op's kernel)");
-            host.position(0).get(target, first, count);
-        }
+        throughStaging(s, target.length, false, (first, count) -> host.position(0).get(target, first, count));
     }
 
     @Override
     public void copyOut(Buffer source, int[] target) {
         CudaBuffer s = ints(source, target.length, "source");
         IntPointer host = new IntPointer(staging);
-        int chunk = STAGING_BYTES / 4;
-        for (int first = 0; first < target.length; first += chunk) {
-            int count = Math.min(chunk, target.length - first);
-            CudaStatus.runtime(cudart.cudaMemcpy(staging, new RawPointer(s.address + 4L * first), 4L * count,
-                    cudart.cudaMemcpyDeviceToHost), "copyOut (cudaMemcpy; or an earlier op's kernel)");
-            host.position(0).get(target, first, count);
+        throughStaging(s, target.length, false, (first, count) -> host.position(0).get(target, first, count));
+    }
+
+    /** Moves elements {@code [first, first + count)} between a Java array and the staging buffer. */
+    @FunctionalInterface
+    private interface StagingChunk {
+        void move(int first, int count);
+    }
+
+    /**
+     * Copies {@code length} elements between {@code device} and a Java array, one staging-buffer
+     * chunk at a time: to the device, {@code chunk} fills the staging buffer and cudaMemcpy sends it;
+     * from the device, cudaMemcpy (which waits for the ops before it) fills it and {@code chunk}
+     * empties it.
+     */
+    private void throughStaging(CudaBuffer device, int length, boolean toDevice, StagingChunk chunk) {
+        int chunkLength = STAGING_BYTES / 4;
+        for (int first = 0; first < length; first += chunkLength) {
+            int count = Math.min(chunkLength, length - first);
+            RawPointer at = new RawPointer(device.address + 4L * first);
+            if (toDevice) {
+                chunk.move(first, count);
+                CudaStatus.runtime(cudart.cudaMemcpy(at, staging, 4L * count, cudart.cudaMemcpyHostToDevice),
+                        "copyIn (cudaMemcpy)");
+            } else {
+                CudaStatus.runtime(cudart.cudaMemcpy(staging, at, 4L * count, cudart.cudaMemcpyDeviceToHost),
+                        "copyOut (cudaMemcpy; or an earlier op's kernel)");
+                chunk.move(first, count);
+            }
         }
     }
 
@@ -555,7 +560,7 @@ public final class CudaBackend implements Backend {
         }
         int[] host = new int[values.length()];
         copyOut(values, host);
-        IndexChecks.checkRange(host, 0, host.length, limit, what);
+        ArgumentChecks.checkRange(host, 0, host.length, limit, what);
         return values;
     }
 
@@ -571,12 +576,7 @@ public final class CudaBackend implements Backend {
         if (!(buffer instanceof CudaBuffer cuda) || cuda.owner != this) {
             throw new IllegalArgumentException(name + " is not a buffer of this CUDA backend: " + buffer);
         }
-        if (cuda.type() != type) {
-            throw new IllegalArgumentException(name + " holds " + cuda.type() + ", expected " + type);
-        }
-        if (length >= 0 && cuda.length() != length) {
-            throw new IllegalArgumentException(name + " has " + cuda.length() + " elements, expected " + length);
-        }
+        ArgumentChecks.typeAndLength(cuda, type, length, name);
         return cuda;
     }
 }

@@ -1,0 +1,32 @@
+package dev.jbert.kernels;
+
+/**
+ * The argument checks every backend runs before an op touches memory, so that a wrong buffer or a
+ * bad index is an exception naming it, never a wild write or a half-updated table.
+ */
+public final class ArgumentChecks {
+    private ArgumentChecks() {}
+
+    /** Throws unless {@code buffer} holds {@code type} and, when {@code length >= 0}, exactly {@code length} elements. */
+    public static void typeAndLength(Buffer buffer, Buffer.Type type, int length, String name) {
+        if (buffer.type() != type) {
+            throw new IllegalArgumentException(name + " holds " + buffer.type() + ", expected " + type);
+        }
+        if (length >= 0 && buffer.length() != length) {
+            throw new IllegalArgumentException(name + " has " + buffer.length() + " elements, expected " + length);
+        }
+    }
+
+    /**
+     * The range check for int inputs that index memory (embedding ids, cross-entropy targets): throws
+     * unless every {@code values[offset + r]}, {@code r < count}, lies in {@code [0, limit)}.
+     */
+    public static void checkRange(int[] values, int offset, int count, int limit, String what) {
+        for (int r = 0; r < count; r++) {
+            int value = values[offset + r];
+            if (value < 0 || value >= limit) {
+                throw new IndexOutOfBoundsException(what + " " + value + " at row " + r + " is outside [0, " + limit + ")");
+            }
+        }
+    }
+}
