@@ -151,12 +151,11 @@ public final class CudaKernelBenchmark {
 
     /** Seconds per run of {@code op}: the median over SAMPLES synchronized batches, after a warm-up batch. */
     private static double time(Backend backend, Runnable op) {
-        int reps = 1;
         long start = System.nanoTime();
         op.run();
         backend.synchronize();
         double once = (System.nanoTime() - start) / 1e9;
-        reps = (int) Math.max(3, Math.min(200, 0.05 / Math.max(once, 1e-6))); // about 50 ms a batch
+        int reps = (int) Math.max(3, Math.min(200, 0.05 / Math.max(once, 1e-6))); // about 50 ms a batch
         double[] samples = new double[SAMPLES];
         for (int sample = -1; sample < SAMPLES; sample++) {
             long begin = System.nanoTime();

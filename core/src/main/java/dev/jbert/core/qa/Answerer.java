@@ -45,19 +45,27 @@ public final class Answerer {
             List<Window> chunk = windows.subList(first, Math.min(windows.size(), first + model.maxBatch()));
             Batch batch = batchOf(chunk);
             model.forward(batch, null);
-            float[] startLogits = model.startLogits();
-            float[] endLogits = model.endLogits();
-            for (int w = 0; w < chunk.size(); w++) {
-                int length = chunk.get(w).length();
-                int from = w * batch.tokens();
-                starts[first + w] = Arrays.copyOfRange(startLogits, from, from + length);
-                ends[first + w] = Arrays.copyOfRange(endLogits, from, from + length);
-            }
+            keepLogits(model, batch, chunk, first, starts, ends);
         }
         List<SpanSearch.Span> spans = SpanSearch.best(windows, starts, ends, SpanSearch.N_BEST,
                 SpanSearch.MAX_ANSWER_LENGTH, topSpans);
         String text = spans.isEmpty() ? "" : CodePoints.substring(context, spans.getFirst().start(), spans.getFirst().end());
         return new Answer(text, spans, windows, starts, ends);
+    }
+
+    /**
+     * After a forward over {@code batch} (the windows {@code chunk}), copies each window's start and
+     * end logits, without the padding, into {@code starts[first + w]} and {@code ends[first + w]}.
+     */
+    public static void keepLogits(BertQa model, Batch batch, List<Window> chunk, int first, float[][] starts, float[][] ends) {
+        float[] startLogits = model.startLogits();
+        float[] endLogits = model.endLogits();
+        for (int w = 0; w < chunk.size(); w++) {
+            int length = chunk.get(w).length();
+            int from = w * batch.tokens();
+            starts[first + w] = Arrays.copyOfRange(startLogits, from, from + length);
+            ends[first + w] = Arrays.copyOfRange(endLogits, from, from + length);
+        }
     }
 
     /** Windows padded to the longest one, without labels. */

@@ -2,6 +2,7 @@ package dev.jbert.core.squad;
 
 import dev.jbert.core.model.Batch;
 import dev.jbert.core.model.BertQa;
+import dev.jbert.core.qa.Answerer;
 import dev.jbert.core.qa.SpanSearch;
 import dev.jbert.core.train.FeatureBatches;
 import dev.jbert.tokenizer.BertTokenizer;
@@ -47,6 +48,7 @@ public final class Evaluator {
 
     public Result evaluate(BertQa model) {
         int[] inOrder = FeatureBatches.inputOrder(features.size());
+        List<Window> windows = features.stream().map(TrainingFeature::window).toList();
         float[][] starts = new float[features.size()][];
         float[][] ends = new float[features.size()][];
         double lossSum = 0;
@@ -54,14 +56,7 @@ public final class Evaluator {
             int to = Math.min(features.size(), from + model.maxBatch());
             Batch batch = FeatureBatches.batch(features, inOrder, from, to);
             lossSum += (double) model.forward(batch, null) * batch.size();
-            float[] startLogits = model.startLogits();
-            float[] endLogits = model.endLogits();
-            for (int w = from; w < to; w++) {
-                int offset = (w - from) * batch.tokens();
-                int length = features.get(w).window().length();
-                starts[w] = Arrays.copyOfRange(startLogits, offset, offset + length);
-                ends[w] = Arrays.copyOfRange(endLogits, offset, offset + length);
-            }
+            Answerer.keepLogits(model, batch, windows.subList(from, to), from, starts, ends);
         }
         // the windows of example e are consecutive: TrainingFeatures keeps the input order
         Map<String, String> predictions = new LinkedHashMap<>();
@@ -70,15 +65,11 @@ public final class Evaluator {
         int first = 0;
         for (int e = 0; e < examples.size(); e++) {
             int last = first;
-            while (last < features.size() && features.get(last).window().example() == e) {
+            while (last < windows.size() && windows.get(last).example() == e) {
                 last++;
             }
             SquadExample example = examples.get(e);
-            List<Window> windows = new ArrayList<>();
-            for (int w = first; w < last; w++) {
-                windows.add(features.get(w).window());
-            }
-            List<SpanSearch.Span> spans = SpanSearch.best(windows, Arrays.copyOfRange(starts, first, last),
+            List<SpanSearch.Span> spans = SpanSearch.best(windows.subList(first, last), Arrays.copyOfRange(starts, first, last),
                     Arrays.copyOfRange(ends, first, last), SpanSearch.N_BEST, SpanSearch.MAX_ANSWER_LENGTH,
                     SpanSearch.N_BEST);
             List<Candidate> candidates = candidates(example.context(), spans);

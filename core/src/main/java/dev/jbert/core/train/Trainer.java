@@ -39,6 +39,7 @@ public final class Trainer {
     private final PrintWriter out;
     private final MetricsLog metrics;
     private final int batchesPerEpoch;
+    private final int stepsPerEpoch;     // optimizer steps: the last one of an epoch may take fewer batches
     private final int totalSteps;
     private final LearningRateSchedule schedule;
     private int epochsDone;
@@ -57,7 +58,7 @@ public final class Trainer {
         this.output = output;
         this.out = out;
         this.batchesPerEpoch = (train.size() + settings.batchSize() - 1) / settings.batchSize();
-        int stepsPerEpoch = (batchesPerEpoch + settings.gradAccum() - 1) / settings.gradAccum();
+        this.stepsPerEpoch = (batchesPerEpoch + settings.gradAccum() - 1) / settings.gradAccum();
         int planned = stepsPerEpoch * settings.epochs();
         this.totalSteps = settings.maxSteps() > 0 ? Math.min(settings.maxSteps(), planned) : planned;
         this.schedule = LearningRateSchedule.withWarmupRatio(settings.learningRate(), settings.warmupRatio(), totalSteps);
@@ -94,7 +95,7 @@ public final class Trainer {
 
     private void trainEpoch(int epoch) {
         int[] order = FeatureBatches.order(train.size(), settings.seed(), epoch);
-        int stepsThisEpoch = Math.min(totalSteps - step, (batchesPerEpoch + settings.gradAccum() - 1) / settings.gradAccum());
+        int stepsThisEpoch = Math.min(totalSteps - step, stepsPerEpoch);
         AdamW adamW = new AdamW(settings.learningRate(), 0.9f, 0.999f, 1e-8f, settings.weightDecay());
         double lossSum = 0;
         int lossCount = 0;
