@@ -179,6 +179,18 @@ public final class BertQa {
         return values;
     }
 
+    /**
+     * The attention probabilities of one layer in the last forward, [B, H, T, T] row-major: row q of
+     * head h is where query token q attends (softmax over the keys, padding keys 0, before dropout).
+     * The forward keeps them for the backward anyway, so reading them costs nothing extra.
+     */
+    public float[] attentionProbabilities(int layer) {
+        Buffer probs = views.layers().get(layer).probs();
+        float[] values = new float[probs.length()];
+        backend.copyOut(probs, values);
+        return values;
+    }
+
     /** The buffers of the last forward, for tests and study tools in this package. */
     Activations.Views views() {
         return views;
