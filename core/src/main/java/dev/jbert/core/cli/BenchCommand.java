@@ -9,6 +9,7 @@ import dev.jbert.core.train.Optimizer;
 import dev.jbert.kernels.AdamW;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.OpProfiler;
+import dev.jbert.kernels.cpu.CpuBackend;
 import dev.jbert.kernels.cuda.CudaBackend;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -33,7 +34,8 @@ import picocli.CommandLine.Spec;
             "Time a training step and an eval forward of a bert-base-sized model.",
             "The step is forward, loss, backward, clipping and AdamW (fp32, dropout 0.1) on random data; each",
             "time is the median of --runs runs after a warm-up.",
-            "With --json the last line is {\"train_step_s\": .., \"eval_forward_s\": .., \"backend\": ..}."})
+            "With --json the last line is {\"train_step_s\": .., \"eval_forward_s\": .., \"threads\": .., \"backend\": ..}",
+            "(threads: the CPU threads computing; 1 on the GPU, where one host thread enqueues the work)."})
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -102,8 +104,9 @@ final class BenchCommand implements Callable<Integer> {
                 out.printf("GPU memory allocated by jbert: %.2f GB%n", cuda.allocatedBytes() / 1e9);
             }
             if (json) {
-                out.printf("{\"train_step_s\": %.4f, \"eval_forward_s\": %.4f, \"backend\": \"%s\"}%n",
-                        train, eval, device.name());
+                int threads = device instanceof CpuBackend cpu ? cpu.threads() : 1;
+                out.printf("{\"train_step_s\": %.4f, \"eval_forward_s\": %.4f, \"threads\": %d, \"backend\": \"%s\"}%n",
+                        train, eval, threads, device.name());
             }
         }
         out.flush();

@@ -93,6 +93,7 @@ class ModelCommandsTest {
         assertTrue(json.get("train_step_s").asDouble() > 0);
         assertTrue(json.get("eval_forward_s").asDouble() > 0);
         assertTrue(json.get("backend").asText().startsWith("cpu"), json.toString());
+        assertTrue(json.get("threads").asInt() >= 1, json.toString());
     }
 
     @Test

@@ -32,63 +32,67 @@ final class GeluKernels {
 
     /** y = x Φ(x). */
     void forward(CpuBuffer x, CpuBuffer y) {
-        run(x, null, y);
-    }
-
-    /** dx = dy (Φ(x) + x φ(x)). */
-    void backward(CpuBuffer x, CpuBuffer dy, CpuBuffer dx) {
-        run(x, dy, dx);
-    }
-
-    /**
-     * The forward (dy null) and the backward share one loop. Everything is written out in the
-     * loop body on purpose: a helper method taking or returning vectors that the JIT declines to
-     * inline makes every vector a heap object, and the kernel tens of times slower.
-     */
-    private void run(CpuBuffer x, CpuBuffer dy, CpuBuffer out) {
         float[] xs = x.floats;
-        float[] dys = dy == null ? null : dy.floats;
-        float[] outs = out.floats;
-        boolean backward = dy != null;
+        float[] ys = y.floats;
         parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
             int i = first;
             int bound = first + simd.bound(last - first);
             for (; i < bound; i += Simd.LANES) {
                 FloatVector v = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i);
                 FloatVector z = v.mul(SQRT_HALF);
-                FloatVector gaussian = Simd.exp(z.mul(z).neg()); // e^{-z²}
-                FloatVector t = FloatVector.broadcast(Simd.FLOATS, 1f).div(z.abs().fma(P, 1f));
-                FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(Simd.FLOATS, A3))
-                        .fma(t, FloatVector.broadcast(Simd.FLOATS, A2)).fma(t, FloatVector.broadcast(Simd.FLOATS, A1));
-                FloatVector magnitude = poly.mul(t).mul(gaussian).neg().add(1f);
-                FloatVector erf = magnitude.blend(magnitude.neg(), z.compare(VectorOperators.LT, 0f));
-                FloatVector cdf = erf.add(1f).mul(0.5f);
-                if (backward) {
-                    FloatVector derivative = v.mul(gaussian).mul(INV_SQRT_2PI).add(cdf);
-                    FloatVector.fromArray(Simd.FLOATS, dys, dy.offset + i).mul(derivative)
-                            .intoArray(outs, out.offset + i);
-                } else {
-                    v.mul(cdf).intoArray(outs, out.offset + i);
-                }
+                v.mul(cdf(z, Simd.exp(z.mul(z).neg()))).intoArray(ys, y.offset + i);
+            }
+            for (; i < last; i++) {
+                float v = xs[x.offset + i];
+                float z = v * SQRT_HALF;
+                ys[y.offset + i] = v * cdf(z, (float) Math.exp(-z * z));
+            }
+        });
+    }
+
+    /**
+     * dx = dy (Φ(x) + x φ(x)). A loop of its own, not the forward's behind a flag: a JIT-compiled
+     * loop shared by both directions was deoptimized each time the direction changed.
+     */
+    void backward(CpuBuffer x, CpuBuffer dy, CpuBuffer dx) {
+        float[] xs = x.floats;
+        float[] dys = dy.floats;
+        float[] dxs = dx.floats;
+        parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
+            int i = first;
+            int bound = first + simd.bound(last - first);
+            for (; i < bound; i += Simd.LANES) {
+                FloatVector v = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i);
+                FloatVector z = v.mul(SQRT_HALF);
+                FloatVector gaussian = Simd.exp(z.mul(z).neg()); // e^{-z²} = √(2π) φ(x)
+                FloatVector derivative = v.mul(gaussian).mul(INV_SQRT_2PI).add(cdf(z, gaussian));
+                FloatVector.fromArray(Simd.FLOATS, dys, dy.offset + i).mul(derivative).intoArray(dxs, dx.offset + i);
             }
             for (; i < last; i++) {
                 float v = xs[x.offset + i];
                 float z = v * SQRT_HALF;
                 float gaussian = (float) Math.exp(-z * z);
-                float cdf = 0.5f * (1 + erf(z, gaussian));
-                outs[out.offset + i] = backward
-                        ? dys[dy.offset + i] * (cdf + v * gaussian * INV_SQRT_2PI)
-                        : v * cdf;
+                dxs[dx.offset + i] = dys[dy.offset + i] * (cdf(z, gaussian) + v * gaussian * INV_SQRT_2PI);
             }
         });
     }
 
-    /** erf(z), given {@code gaussian = e^{-z²}}: the scalar twin of the vector code above. */
-    private static float erf(float z, float gaussian) {
+    /** Φ(x) = (1 + erf(z)) / 2 lane by lane, given z = x / √2 and {@code gaussian = e^{-z²}}. */
+    private static FloatVector cdf(FloatVector z, FloatVector gaussian) {
+        FloatVector t = FloatVector.broadcast(Simd.FLOATS, 1f).div(z.abs().fma(P, 1f));
+        FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(Simd.FLOATS, A3))
+                .fma(t, FloatVector.broadcast(Simd.FLOATS, A2)).fma(t, FloatVector.broadcast(Simd.FLOATS, A1));
+        FloatVector magnitude = poly.mul(t).mul(gaussian).neg().add(1f);
+        FloatVector erf = magnitude.blend(magnitude.neg(), z.compare(VectorOperators.LT, 0f));
+        return erf.add(1f).mul(0.5f);
+    }
+
+    /** The scalar twin of the vector {@code cdf}. */
+    private static float cdf(float z, float gaussian) {
         float a = Math.abs(z);
         float t = 1 / (1 + P * a);
         float poly = (((A5 * t + A4) * t + A3) * t + A2) * t + A1;
         float magnitude = 1 - poly * t * gaussian;
-        return z < 0 ? -magnitude : magnitude;
+        return 0.5f * (1 + (z < 0 ? -magnitude : magnitude));
     }
 }
