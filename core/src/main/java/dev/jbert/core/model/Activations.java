@@ -20,8 +20,8 @@ import java.util.List;
 final class Activations {
     /** What the forward pass keeps for the backward pass of one encoder layer. */
     record Layer(
-            Buffer qkvHeads,          // [3, B, H, T, D]: Q [B H, T, D], then K, then V
-            Buffer probs,             // [B, H, T, T] attention probabilities (before dropout)
+            Buffer qkvHeads,          // [3, B, H, T, D]: Q [B H, T, D], then K, then V ([B, T, 3, H, D] until split)
+            Buffer probs,             // [B, H, T, T] attention probabilities (before dropout; the scores until the softmax)
             Buffer context,           // [N, C] heads merged back: [B, T, H, D]
             Buffer attentionSum,      // [N, C] dropout(attention output) + layer input
             Buffer attentionNorm,     // [N, C] LayerNorm of it: the FFN's input

@@ -2,7 +2,7 @@ package dev.jbert.core.model;
 
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
-import java.util.List;
+import java.util.Arrays;
 
 /**
  * {@code BertForQuestionAnswering}: embeddings, N post-LayerNorm encoder layers, and a linear head
@@ -15,7 +15,8 @@ import java.util.List;
  *
  * <p>Use: {@link #forward} (returns the loss when the batch has labels), then {@link #backward},
  * which adds this batch's gradients to {@link #gradients()} (zero them with
- * {@link #zeroGradients()} before the first micro-batch of a step).
+ * {@link #zeroGradients()} before the first micro-batch of a step). An {@link ActivationObserver}
+ * set with {@link #observe} sees every tensor as it is computed ({@code jbert trace}).
  */
 public final class BertQa {
     private final Backend backend;
@@ -30,6 +31,7 @@ public final class BertQa {
     private Activations.Views views;
     private Batch batch;
     private Dropout dropout;
+    private ActivationObserver observer; // null unless a study tool is watching
 
     /** A model with zeroed parameters, sized for batches up to {@code maxBatch x maxTokens}. */
     public BertQa(Backend backend, BertConfig config, int maxBatch, int maxTokens) {
@@ -78,6 +80,11 @@ public final class BertQa {
         backend.fill(grads.all(), 0);
     }
 
+    /** Shows every tensor of the following passes to {@code observer}; null stops. */
+    public void observe(ActivationObserver observer) {
+        this.observer = observer;
+    }
+
     // ---- forward ------------------------------------------------------------------------------
 
     /**
@@ -104,10 +111,13 @@ public final class BertQa {
         backend.embeddingForward(a.inputs().inputIds(), e.word(), a.embeddingSum(), n, c, false);
         backend.embeddingForward(a.inputs().positionIds(), e.position(), a.embeddingSum(), n, c, true);
         backend.embeddingForward(a.inputs().tokenTypeIds(), e.tokenType(), a.embeddingSum(), n, c, true);
+        tap("embeddingSum", -1, a.embeddingSum(), "B T C");
         backend.layerNormForward(a.embeddingSum(), e.normGamma(), e.normBeta(), a.embeddingNorm(),
                 a.embeddingMean(), a.embeddingRstd(), n, c, eps);
+        tapLayerNorm("embeddingNorm", "embedding", -1, a.embeddingNorm(), a.embeddingMean(), a.embeddingRstd());
         dropoutOrCopy(a.embeddingNorm(), a.embeddingOutput(), config.hiddenDropout(),
                 dropout == null ? 0 : dropout.embeddings());
+        tap("embeddingOutput", -1, a.embeddingOutput(), "B T C");
 
         Buffer x = a.embeddingOutput();
         for (int layer = 0; layer < config.layers(); layer++) {
@@ -116,44 +126,67 @@ public final class BertQa {
 
             // self-attention: Q, K and V in one GEMM, [N, 3C] = x Wqkvᵀ + bqkv, that is [B, T, 3, H, D]
             linear(x, w.qkvWeight(), w.qkvBias(), l.qkvHeads(), n, 3 * c, c);
+            tap("qkvHeads", layer, l.qkvHeads(), "B T 3 H D");
             // split the heads in two moves, [B, T, 3, H, D] -> [3, B, T, H, D] -> [3, B, H, T, D]: then Q, K
             // and V are each [B H, T, D], one [T, D] matrix per (sequence, head) at a fixed stride, and
             // each product below is one batched GEMM over all of them
             backend.swapMiddleAxes(l.qkvHeads(), a.qkv(), 1, n, 3, c);
+            tap("qkv", layer, a.qkv(), "3 B T H D");
             backend.swapMiddleAxes(a.qkv(), l.qkvHeads(), 3 * b, t, h, d);
+            tap("qkvHeads (query)", layer, query(l.qkvHeads()), "B H T D");
+            tap("qkvHeads (key)", layer, key(l.qkvHeads()), "B H T D");
+            tap("qkvHeads (value)", layer, value(l.qkvHeads()), "B H T D");
             // scores [B, H, T, T] = Q Kᵀ per (sequence, head) (the scale is applied in the softmax)
             backend.gemmBatched(false, true, t, t, d, 1, query(l.qkvHeads()), key(l.qkvHeads()), 0, l.probs(), b * h);
+            tap("probs (scores)", layer, l.probs(), "B H T T");
             backend.attentionSoftmaxForward(l.probs(), a.inputs().attentionMask(), l.probs(), b, h, t, attentionScale);
+            tap("probs", layer, l.probs(), "B H T T");
             Buffer probs = attentionDropout(l.probs(), a.probsDropped(), layer);
             // context [B, H, T, D] = probs V per (sequence, head), then merge the heads: [B, T, H, D] = [N, C]
             backend.gemmBatched(false, false, t, d, t, 1, probs, value(l.qkvHeads()), 0, a.contextHeads(), b * h);
+            tap("contextHeads", layer, a.contextHeads(), "B H T D");
             backend.swapMiddleAxes(a.contextHeads(), l.context(), b, h, t, d);
+            tap("context", layer, l.context(), "B T C");
             // output projection, dropout, residual, LayerNorm
             linear(l.context(), w.attentionOutWeight(), w.attentionOutBias(), a.dense(), n, c, c);
             hiddenDropout(a.dense(), layer, Dropout.ATTENTION_OUTPUT);
+            tap("dense (attention)", layer, a.dense(), "B T C");
             backend.add(a.dense(), x, l.attentionSum());
+            tap("attentionSum", layer, l.attentionSum(), "B T C");
             backend.layerNormForward(l.attentionSum(), w.attentionNormGamma(), w.attentionNormBeta(),
                     l.attentionNorm(), l.attentionMean(), l.attentionRstd(), n, c, eps);
+            tapLayerNorm("attentionNorm", "attention", layer, l.attentionNorm(), l.attentionMean(), l.attentionRstd());
 
             // feed-forward: [N, C] -> [N, I] -> GELU -> [N, C], dropout, residual, LayerNorm
             linear(l.attentionNorm(), w.ffnInWeight(), w.ffnInBias(), l.ffnPre(), n, i, c);
+            tap("ffnPre", layer, l.ffnPre(), "B T I");
             backend.geluForward(l.ffnPre(), l.ffnGelu());
+            tap("ffnGelu", layer, l.ffnGelu(), "B T I");
             linear(l.ffnGelu(), w.ffnOutWeight(), w.ffnOutBias(), a.dense(), n, c, i);
             hiddenDropout(a.dense(), layer, Dropout.FFN_OUTPUT);
+            tap("dense (ffn)", layer, a.dense(), "B T C");
             backend.add(a.dense(), l.attentionNorm(), l.outputSum());
+            tap("outputSum", layer, l.outputSum(), "B T C");
             backend.layerNormForward(l.outputSum(), w.outputNormGamma(), w.outputNormBeta(),
                     l.output(), l.outputMean(), l.outputRstd(), n, c, eps);
+            tapLayerNorm("output", "output", layer, l.output(), l.outputMean(), l.outputRstd());
             x = l.output();
         }
 
         // QA head: logits [N, 2], regrouped as [2, N] = start logits [B, T], then end logits [B, T]
         linear(x, params.qaHead().weight(), params.qaHead().bias(), a.logits(), n, 2, c);
+        tap("logits", -1, a.logits(), "B T 2");
         backend.swapMiddleAxes(a.logits(), a.logitsByPosition(), 1, n, 2, 1);
+        tap("logitsByPosition", -1, a.logitsByPosition(), "2 B T");
         if (!batch.hasLabels()) {
             return Float.NaN;
         }
         backend.crossEntropyForward(startLogits(a), a.inputs().startPositions(), a.startProbs(), a.startLosses(), b, t);
         backend.crossEntropyForward(endLogits(a), a.inputs().endPositions(), a.endProbs(), a.endLosses(), b, t);
+        tap("startProbs", -1, a.startProbs(), "B T");
+        tap("endProbs", -1, a.endProbs(), "B T");
+        tap("startLosses", -1, a.startLosses(), "B");
+        tap("endLosses", -1, a.endLosses(), "B");
         float[] start = new float[b];
         float[] end = new float[b];
         backend.copyOut(a.startLosses(), start);
@@ -221,10 +254,14 @@ public final class BertQa {
                 a.dLogitsByPosition().slice(0, n), b, t, dLoss);
         backend.crossEntropyBackward(a.endProbs(), a.inputs().endPositions(),
                 a.dLogitsByPosition().slice(n, n), b, t, dLoss);
+        tap("dLogitsByPosition", -1, a.dLogitsByPosition(), "2 B T");
         backend.swapMiddleAxes(a.dLogitsByPosition(), a.dLogits(), 1, 2, n, 1);
+        tap("dLogits", -1, a.dLogits(), "B T 2");
         Buffer lastOutput = a.layers().isEmpty() ? a.embeddingOutput() : a.layers().getLast().output();
         linearBackward(a.dLogits(), lastOutput, params.qaHead().weight(), grads.qaHead().weight(),
                 grads.qaHead().bias(), a.dOutput(), false, n, 2, c);
+        tapGradients("qa_outputs.", -1);
+        tap("dOutput", -1, a.dOutput(), "B T C");
 
         Buffer dOutput = a.dOutput(); // gradient of the current layer's output
         Buffer dInput = a.dInput();   // gradient of its input, computed below
@@ -238,39 +275,57 @@ public final class BertQa {
             // and through the FFN branch's dropout
             backend.layerNormBackward(dOutput, l.outputSum(), w.outputNormGamma(), l.outputMean(), l.outputRstd(),
                     a.dSum(), g.outputNormGamma(), g.outputNormBeta(), n, c);
+            tap("dSum (outputSum)", layer, a.dSum(), "B T C");
             dropoutOrCopy(a.dSum(), a.dDense(), config.hiddenDropout(), stream(layer, Dropout.FFN_OUTPUT));
+            tap("dDense (ffn)", layer, a.dDense(), "B T C");
             // feed-forward, in reverse: dGelu = dDense W2, GELU', dAttentionNorm += dFfn W1
             linearBackward(a.dDense(), l.ffnGelu(), w.ffnOutWeight(), g.ffnOutWeight(), g.ffnOutBias(),
                     a.dFfn(), false, n, c, i);
+            tap("dFfn (ffnGelu)", layer, a.dFfn(), "B T I");
             backend.geluBackward(l.ffnPre(), a.dFfn(), a.dFfn());
+            tap("dFfn (ffnPre)", layer, a.dFfn(), "B T I");
             linearBackward(a.dFfn(), l.attentionNorm(), w.ffnInWeight(), g.ffnInWeight(), g.ffnInBias(),
                     a.dSum(), true, n, i, c);
+            tap("dSum (attentionNorm)", layer, a.dSum(), "B T C");
 
             // attention LayerNorm; the residual sends dInput to x unchanged, and through dropout
             // to the attention output projection
             backend.layerNormBackward(a.dSum(), l.attentionSum(), w.attentionNormGamma(), l.attentionMean(),
                     l.attentionRstd(), dInput, g.attentionNormGamma(), g.attentionNormBeta(), n, c);
+            tap("dInput (attentionSum)", layer, dInput, "B T C");
             dropoutOrCopy(dInput, a.dDense(), config.hiddenDropout(), stream(layer, Dropout.ATTENTION_OUTPUT));
+            tap("dDense (attention)", layer, a.dDense(), "B T C");
             linearBackward(a.dDense(), l.context(), w.attentionOutWeight(), g.attentionOutWeight(),
                     g.attentionOutBias(), a.dContext(), false, n, c, c);
+            tap("dContext", layer, a.dContext(), "B T C");
             // split dContext [B, T, H, D] into heads [B, H, T, D]
             backend.swapMiddleAxes(a.dContext(), a.dContextHeads(), b, t, h, d);
+            tap("dContextHeads", layer, a.dContextHeads(), "B H T D");
 
             // context = dropout(probs) V: dV = dropout(probs)ᵀ dContext, dDropped = dContext Vᵀ
             Buffer probs = attentionDropout(l.probs(), a.probsDropped(), layer);
             backend.gemmBatched(true, false, t, d, t, 1, probs, a.dContextHeads(), 0, value(a.dQkvHeads()), b * h);
+            tap("dQkvHeads (value)", layer, value(a.dQkvHeads()), "B H T D");
             backend.gemmBatched(false, true, t, t, d, 1, a.dContextHeads(), value(l.qkvHeads()), 0, a.dScores(), b * h);
             // through the attention dropout (same mask), then the softmax (scale included)
             dropoutOrCopy(a.dScores(), a.dScores(), config.attentionDropout(), stream(layer, Dropout.ATTENTION_PROBS));
+            tap("dScores (probs)", layer, a.dScores(), "B H T T");
             backend.attentionSoftmaxBackward(l.probs(), a.dScores(), a.dScores(), b, h, t, attentionScale);
+            tap("dScores", layer, a.dScores(), "B H T T");
             // scores = Q Kᵀ: dQ = dScores K, dK = dScoresᵀ Q
             backend.gemmBatched(false, false, t, d, t, 1, a.dScores(), key(l.qkvHeads()), 0, query(a.dQkvHeads()), b * h);
+            tap("dQkvHeads (query)", layer, query(a.dQkvHeads()), "B H T D");
             backend.gemmBatched(true, false, t, d, t, 1, a.dScores(), query(l.qkvHeads()), 0, key(a.dQkvHeads()), b * h);
+            tap("dQkvHeads (key)", layer, key(a.dQkvHeads()), "B H T D");
             // merge the heads back, [3, B, H, T, D] -> [3, B, T, H, D] -> [B, T, 3, H, D] = [N, 3C], then
             // through the QKV projection; dInput already holds the residual's share, so the projection's is added
             backend.swapMiddleAxes(a.dQkvHeads(), a.dQkv(), 3 * b, h, t, d);
+            tap("dQkv", layer, a.dQkv(), "3 B T H D");
             backend.swapMiddleAxes(a.dQkv(), a.dQkvHeads(), 1, 3, n, c);
+            tap("dQkvHeads", layer, a.dQkvHeads(), "B T 3 H D");
             linearBackward(a.dQkvHeads(), x, w.qkvWeight(), g.qkvWeight(), g.qkvBias(), dInput, true, n, 3 * c, c);
+            tap("dInput", layer, dInput, "B T C");
+            tapGradients(ParameterLayout.layerPrefix(layer), layer);
 
             Buffer swap = dOutput; // this layer's input is the previous layer's output
             dOutput = dInput;
@@ -281,11 +336,54 @@ public final class BertQa {
         Weights.Embeddings e = params.embeddings();
         Weights.Embeddings ge = grads.embeddings();
         dropoutOrCopy(dOutput, a.dSum(), config.hiddenDropout(), dropout == null ? 0 : dropout.embeddings());
+        tap("dSum (embeddingNorm)", -1, a.dSum(), "B T C");
         backend.layerNormBackward(a.dSum(), a.embeddingSum(), e.normGamma(), a.embeddingMean(), a.embeddingRstd(),
                 dInput, ge.normGamma(), ge.normBeta(), n, c);
+        tap("dInput (embeddingSum)", -1, dInput, "B T C");
         backend.embeddingBackward(a.inputs().inputIds(), dInput, ge.word(), n, c);
         backend.embeddingBackward(a.inputs().positionIds(), dInput, ge.position(), n, c);
         backend.embeddingBackward(a.inputs().tokenTypeIds(), dInput, ge.tokenType(), n, c);
+        tapGradients("bert.embeddings.", -1);
+    }
+
+    // ---- observing ------------------------------------------------------------------------------
+
+    /** Shows {@code values}, whose dimensions are {@code axes} (e.g. "B H T T"), to the observer, if any. */
+    private void tap(String name, int layer, Buffer values, String axes) {
+        if (observer != null) {
+            observer.observe(name, layer, values, sizes(axes), axes);
+        }
+    }
+
+    /** A LayerNorm's output, and the per-token mean and 1 / std ({@code stats}Mean, Rstd) kept for the backward. */
+    private void tapLayerNorm(String name, String stats, int layer, Buffer norm, Buffer mean, Buffer rstd) {
+        tap(name, layer, norm, "B T C");
+        tap(stats + "Mean", layer, mean, "B T");
+        tap(stats + "Rstd", layer, rstd, "B T");
+    }
+
+    /** The gradients of the parameters named {@code prefix}..., once the backward has finished them. */
+    private void tapGradients(String prefix, int layer) {
+        if (observer != null) {
+            for (ParameterLayout.Tensor tensor : layout.tensors()) {
+                if (tensor.name().startsWith(prefix)) {
+                    observer.observe(tensor.name(), layer, grads.all().slice(tensor.offset(), tensor.size()),
+                            tensor.shape().clone(), null);
+                }
+            }
+        }
+    }
+
+    private int[] sizes(String axes) {
+        return Arrays.stream(axes.split(" ")).mapToInt(axis -> switch (axis) {
+            case "B" -> batch.size();
+            case "T" -> batch.tokens();
+            case "H" -> config.heads();
+            case "D" -> config.headDim();
+            case "C" -> config.hiddenSize();
+            case "I" -> config.intermediateSize();
+            default -> Integer.parseInt(axis);
+        }).toArray();
     }
 
     // ---- building blocks ------------------------------------------------------------------------
@@ -313,6 +411,7 @@ public final class BertQa {
             return probs;
         }
         backend.dropout(probs, scratch, config.attentionDropout(), dropout.seed(), stream(layer, Dropout.ATTENTION_PROBS));
+        tap("probsDropped", layer, scratch, "B H T T");
         return scratch;
     }
 

@@ -38,7 +38,7 @@ public final class TrainingFeatures {
      * straddling either boundary is part of the answer (and a start in the gap after a token gives
      * that token).
      */
-    static TrainingFeature label(Window window, SquadExample example) {
+    public static TrainingFeature label(Window window, SquadExample example) {
         if (example.answers().isEmpty() || window.contextStart() == window.contextEnd()) {
             return new TrainingFeature(window, CLS, CLS);
         }

@@ -1,0 +1,114 @@
+package dev.jbert.core.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jbert.kernels.Backend;
+import dev.jbert.kernels.Buffer;
+import dev.jbert.kernels.cpu.CpuBackend;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The tap in BertQa: it changes nothing, and it shows reused scratch buffers while they hold each layer's values. */
+class ActivationObserverTest {
+    private Backend backend;
+    private BertQa model;
+    private Batch batch;
+
+    /** One observed tensor, its values copied out at the moment of the call. */
+    record Seen(String name, int layer, float[] values, int[] shape) {}
+
+    @BeforeEach
+    void load() throws IOException {
+        backend = new CpuBackend(2, true);
+        model = ModelDirectory.load(TinyQaFixture.DIR, backend, 3, 13, 0).model();
+        batch = ModelParityTest.readBatch(TinyQaFixture.DIR.resolve("batch.json"));
+    }
+
+    @AfterEach
+    void close() {
+        backend.close();
+    }
+
+    private List<Seen> observe(Runnable pass) {
+        List<Seen> seen = new ArrayList<>();
+        model.observe((name, layer, values, shape, axes) -> {
+            float[] copy = new float[values.length()];
+            backend.copyOut(values, copy);
+            seen.add(new Seen(name, layer, copy, shape));
+        });
+        pass.run();
+        model.observe(null);
+        return seen;
+    }
+
+    private float[] read(Buffer buffer) {
+        float[] values = new float[buffer.length()];
+        backend.copyOut(buffer, values);
+        return values;
+    }
+
+    private static Seen find(List<Seen> seen, String name, int layer) {
+        return seen.stream().filter(s -> s.name().equals(name) && s.layer() == layer).findFirst().orElseThrow(
+                () -> new AssertionError("no " + name + " in layer " + layer));
+    }
+
+    @Test
+    void anObserverChangesNoBit() {
+        model.zeroGradients();
+        float plainLoss = model.forward(batch, null);
+        float[] start = model.startLogits(), end = model.endLogits();
+        model.backward(1);
+        float[] plainGradients = read(model.gradients().all());
+
+        model.zeroGradients();
+        float[] loss = new float[1];
+        List<Seen> seen = observe(() -> {
+            loss[0] = model.forward(batch, null);
+            model.backward(1);
+        });
+        assertTrue(seen.size() > 100, "the observer saw " + seen.size() + " tensors");
+        assertEquals(Float.floatToIntBits(plainLoss), Float.floatToIntBits(loss[0]));
+        assertArrayEquals(start, model.startLogits());
+        assertArrayEquals(end, model.endLogits());
+        assertArrayEquals(plainGradients, read(model.gradients().all()));
+    }
+
+    @Test
+    void everyShapeCoversItsBufferAndUsesTheBatchShape() {
+        List<Seen> seen = observe(() -> model.forward(batch, null));
+        for (Seen s : seen) {
+            assertEquals(s.values().length, Arrays.stream(s.shape()).reduce(1, Math::multiplyExact), s.name());
+        }
+        // B 3, H 4, T 13, D 8, C 32, I 37
+        assertArrayEquals(new int[] {3, 4, 13, 13}, find(seen, "probs", 1).shape());
+        assertArrayEquals(new int[] {3, 13, 37}, find(seen, "ffnGelu", 0).shape());
+        assertArrayEquals(new int[] {3, 4, 13, 8}, find(seen, "qkvHeads (key)", 1).shape());
+    }
+
+    @Test
+    void scratchIsShownWhileItHoldsEachLayersValues() {
+        List<Seen> seen = observe(() -> model.forward(batch, null));
+        Activations.Views views = model.views();
+        // attentionSum = dense + the layer's input, element for element in float: dense as layer 0 left it
+        float[] dense0 = find(seen, "dense (attention)", 0).values();
+        float[] input0 = find(seen, "embeddingOutput", -1).values();
+        float[] sum0 = read(views.layers().get(0).attentionSum());
+        for (int k = 0; k < sum0.length; k++) {
+            assertEquals(sum0[k], dense0[k] + input0[k], 0f, "attentionSum[" + k + "]");
+        }
+        // after the forward, the shared dense buffer holds the last layer's FFN output only
+        float[] denseAfter = read(views.dense());
+        assertArrayEquals(denseAfter, find(seen, "dense (ffn)", 1).values());
+        assertFalse(Arrays.equals(denseAfter, find(seen, "dense (ffn)", 0).values()));
+        // and a stored activation is shown with the values it keeps
+        assertArrayEquals(read(views.layers().get(1).probs()), find(seen, "probs", 1).values());
+    }
+}
