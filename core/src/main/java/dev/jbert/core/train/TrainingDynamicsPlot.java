@@ -5,6 +5,7 @@ import dev.jbert.core.io.ChartFiles;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Paint;
+import java.awt.Shape;
 import java.nio.file.Path;
 import java.text.DecimalFormat;
 import java.util.LinkedHashMap;
@@ -13,7 +14,9 @@ import java.util.Map;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
 import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.axis.NumberTickUnit;
 import org.jfree.chart.plot.CombinedDomainXYPlot;
+import org.jfree.chart.plot.DefaultDrawingSupplier;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.xy.XYSeries;
@@ -50,6 +53,8 @@ public final class TrainingDynamicsPlot {
     /** One panel: a line per group of {@code field}; only the first panel's lines go into the legend. */
     private static XYPlot panel(List<JsonNode> metrics, String field, String label, boolean inLegend) {
         Map<String, XYSeries> series = new LinkedHashMap<>();
+        double min = Double.POSITIVE_INFINITY;
+        double max = 0;
         for (JsonNode line : metrics) {
             int step = line.path("step").asInt();
             for (Map.Entry<String, JsonNode> group : line.path(field).properties()) {
@@ -57,6 +62,8 @@ public final class TrainingDynamicsPlot {
                 XYSeries values = series.computeIfAbsent(group.getKey(), XYSeries::new);
                 if (value > 0 && Double.isFinite(value)) { // a log axis has no place for 0 (the first warmup step's update)
                     values.add(step, value);
+                    min = Math.min(min, value);
+                    max = Math.max(max, value);
                 }
             }
         }
@@ -64,9 +71,11 @@ public final class TrainingDynamicsPlot {
         series.values().forEach(data::addSeries);
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
         int layers = (int) series.keySet().stream().filter(name -> name.startsWith("layer_")).count();
+        Shape[] shapes = DefaultDrawingSupplier.createStandardSeriesShapes(); // set here, or the second panel's differ
         int s = 0;
         for (String name : series.keySet()) {
             renderer.setSeriesPaint(s, color(name, layers));
+            renderer.setSeriesShape(s, shapes[s % shapes.length]);
             renderer.setSeriesStroke(s, new BasicStroke(1.5f));
             renderer.setSeriesVisibleInLegend(s, inLegend);
             s++;
@@ -74,7 +83,15 @@ public final class TrainingDynamicsPlot {
         LogAxis axis = new LogAxis(label);
         axis.setBase(10);
         axis.setSmallestValue(1e-12);
-        axis.setNumberFormatOverride(new DecimalFormat("0.#E0"));
+        if (max > 0) {
+            // whole decades, a tick at each power of 10, so that the lines read at a glance
+            double low = Math.floor(Math.log10(min));
+            double high = Math.max(low + 1, Math.ceil(Math.log10(max)));
+            axis.setRange(Math.pow(10, low), Math.pow(10, high));
+            axis.setTickUnit(new NumberTickUnit(1));
+        }
+        axis.setMinorTickMarksVisible(true);
+        axis.setNumberFormatOverride(new DecimalFormat("0E0"));
         return new XYPlot(data, null, axis, renderer);
     }
 
