@@ -1,4 +1,4 @@
-// Elementwise and layout kernels of the CUDA backend: fill, residual add, bias add, the head
+// Elementwise and layout kernels of the CUDA backend: fill, residual add, subtract, bias add, the head
 // split/merge transpose, GELU and dropout. Every kernel walks its elements with a grid-stride
 // loop, so the host may launch any grid size. Shapes are row-major, as in Backend.java.
 
@@ -13,6 +13,13 @@ extern "C" __global__ void fill(float* x, float value, long long n) {
 extern "C" __global__ void add(const float* a, const float* b, float* out, long long n) {
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
         out[i] = a[i] + b[i];
+    }
+}
+
+// out = a - b; out may alias a or b (the training dynamics: parameters after a step minus before it)
+extern "C" __global__ void subtract(const float* a, const float* b, float* out, long long n) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        out[i] = a[i] - b[i];
     }
 }
 

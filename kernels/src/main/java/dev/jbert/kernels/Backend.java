@@ -89,6 +89,12 @@ public interface Backend extends AutoCloseable {
     void add(Buffer a, Buffer b, Buffer out);
 
     /**
+     * {@code out = a - b} elementwise: the training dynamics take what an optimizer step changed as
+     * the parameters after it minus a copy from before; {@code out} may alias either.
+     */
+    void subtract(Buffer a, Buffer b, Buffer out);
+
+    /**
      * {@code y[a, c, b, d] = x[a, b, c, d]}: swaps the two middle axes of {@code x [d0, d1, d2, d3]}.
      * Attention uses it to turn {@code [B, T, heads, headDim]} into {@code [B, heads, T, headDim]}
      * and back; its backward is the same op with {@code d1} and {@code d2} exchanged.

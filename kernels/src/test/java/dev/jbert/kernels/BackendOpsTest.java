@@ -113,6 +113,26 @@ class BackendOpsTest {
 
     @ParameterizedTest
     @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void subtract(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED);
+        int n = 20_171; // more than one parallel range, not a multiple of the vector width
+        double[] after = h.gaussian(n, 1);
+        double[] before = h.gaussian(n, 1);
+        for (int i = 0; i < n; i += 2) {
+            before[i] = (float) (after[i] * (1 - 1e-4)); // nearly equal, as parameters before and after a step
+        }
+        Buffer out = h.upload(before);
+        backend.subtract(h.upload(after), out, out); // out aliases b
+        double[] difference = new double[n];
+        ReferenceElementwise.subtract(after, before, difference);
+        h.assertClose("subtract", difference, out, 0, 1e-7);
+        Buffer aliased = h.upload(after);
+        backend.subtract(aliased, h.upload(before), aliased); // out aliases a
+        h.assertClose("subtract into a", difference, aliased, 0, 1e-7);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
     void swapMiddleAxesIsExactAndUndoneBySwappingBack(Backend backend) {
         checkSwapMiddleAxes(backend, 3, 7, 5, 11);
         checkSwapMiddleAxes(backend, 1, 3, 301, 7); // few long rows, as when merging Q, K and V

@@ -40,7 +40,8 @@ import picocli.CommandLine.Spec;
             "Fine-tune BERT for extractive question answering on SQuAD.",
             "Without --model: the embedded default, all-MiniLM-L6-v2 on 0.7% of SQuAD train, evaluated on 1% of dev,",
             "with defaults sized for minutes on 2 cores (shown as embedded / with --model below).",
-            "Writes OUTPUT/metrics.jsonl, OUTPUT/training.png and OUTPUT/checkpoint-epoch-N/ after each epoch."})
+            "Writes OUTPUT/metrics.jsonl, OUTPUT/training.png, OUTPUT/training-dynamics.png (per-layer gradient norms",
+            "and update ratios) and OUTPUT/checkpoint-epoch-N/ after each epoch."})
 final class TrainCommand implements Callable<Integer> {
     /** Where the launcher says the project is (for the embedded default's files); else the working directory. */
     static Path home() {
@@ -175,7 +176,7 @@ final class TrainCommand implements Callable<Integer> {
             out.flush();
             trainer.run();
         }
-        out.println("done: checkpoints, metrics.jsonl and training.png are in " + outputDir);
+        out.println("done: checkpoints, metrics.jsonl, training.png and training-dynamics.png are in " + outputDir);
         if (embedded) {
             out.println("the real thing: scripts/fetch-bert-base, then ./jbert train --model models/bert-base-uncased "
                     + "--train ../shared/data/squad/train-v1.1.json --dev ../shared/data/squad/dev-v1.1.json "

@@ -31,8 +31,16 @@ public final class ParameterLayout {
         }
     }
 
+    /**
+     * The parameters of one part of the model, contiguous in the buffer: {@code embeddings},
+     * {@code layer_0} .. {@code layer_N-1} (the encoder layers), or {@code qa_head}. The training
+     * dynamics measure norms one group at a time, each over one slice.
+     */
+    public record Group(String name, int offset, int size) {}
+
     private final BertConfig config;
     private final List<Tensor> tensors = new ArrayList<>();
+    private final List<Group> groups = new ArrayList<>();
     private final Map<String, Tensor> byName = new LinkedHashMap<>();
     private int size;
 
@@ -46,6 +54,7 @@ public final class ParameterLayout {
         add(embeddings + "token_type_embeddings.weight", true, config.typeVocabSize(), c);
         add(embeddings + "LayerNorm.weight", false, c);
         add(embeddings + "LayerNorm.bias", false, c);
+        endGroup("embeddings");
         for (int layer = 0; layer < config.layers(); layer++) {
             String prefix = layerPrefix(layer);
             add(prefix + "attention.self.query.weight", true, c, c);
@@ -64,9 +73,11 @@ public final class ParameterLayout {
             add(prefix + "output.dense.bias", false, c);
             add(prefix + "output.LayerNorm.weight", false, c);
             add(prefix + "output.LayerNorm.bias", false, c);
+            endGroup("layer_" + layer);
         }
         add("qa_outputs.weight", true, 2, c);
         add("qa_outputs.bias", false, 2);
+        endGroup("qa_head");
     }
 
     static String layerPrefix(int layer) {
@@ -80,6 +91,12 @@ public final class ParameterLayout {
         size = Math.addExact(size, tensor.size());
     }
 
+    /** Closes a group: the tensors added since the previous one. */
+    private void endGroup(String name) {
+        int offset = groups.isEmpty() ? 0 : groups.getLast().offset() + groups.getLast().size();
+        groups.add(new Group(name, offset, size - offset));
+    }
+
     public BertConfig config() {
         return config;
     }
@@ -87,6 +104,11 @@ public final class ParameterLayout {
     /** Every tensor, in buffer order. */
     public List<Tensor> tensors() {
         return Collections.unmodifiableList(tensors);
+    }
+
+    /** The embeddings, each encoder layer and the QA head, in buffer order; together they cover it. */
+    public List<Group> groups() {
+        return Collections.unmodifiableList(groups);
     }
 
     /** The tensor with this HF name, or null. */

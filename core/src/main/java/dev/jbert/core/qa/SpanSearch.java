@@ -2,6 +2,7 @@ package dev.jbert.core.qa;
 
 import dev.jbert.tokenizer.Window;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.IntStream;
@@ -50,6 +51,20 @@ public final class SpanSearch {
         }
         spans.sort(Comparator.comparingDouble((Span s) -> -s.score()));
         return spans.subList(0, Math.min(limit, spans.size()));
+    }
+
+    /**
+     * run_qa's probabilities of candidate spans: a softmax over their scores (start logit + end
+     * logit), so they sum to 1 over the spans given (run_qa gives it the 20 best of an example).
+     */
+    public static double[] probabilities(List<Span> spans) {
+        double max = spans.stream().mapToDouble(Span::score).max().orElse(0);
+        double[] probabilities = spans.stream().mapToDouble(span -> Math.exp(span.score() - max)).toArray();
+        double sum = Arrays.stream(probabilities).sum();
+        for (int i = 0; i < probabilities.length; i++) {
+            probabilities[i] /= sum;
+        }
+        return probabilities;
     }
 
     /** The indexes of the {@code n} largest of {@code values[0, length)}, largest first. */

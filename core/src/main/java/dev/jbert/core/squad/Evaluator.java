@@ -83,18 +83,12 @@ public final class Evaluator {
 
     /** The spans as texts with run_qa's probabilities: a softmax over the candidates' scores. */
     private static List<Candidate> candidates(String context, List<SpanSearch.Span> spans) {
-        if (spans.isEmpty()) {
-            return List.of();
-        }
-        double max = spans.getFirst().score();
-        double sum = 0;
-        for (SpanSearch.Span span : spans) {
-            sum += Math.exp(span.score() - max);
-        }
+        double[] probabilities = SpanSearch.probabilities(spans);
         List<Candidate> candidates = new ArrayList<>();
-        for (SpanSearch.Span span : spans) {
+        for (int i = 0; i < spans.size(); i++) {
+            SpanSearch.Span span = spans.get(i);
             candidates.add(new Candidate(CodePoints.substring(context, span.start(), span.end()), span.score(),
-                    Math.exp(span.score() - max) / sum, span.start(), span.end()));
+                    probabilities[i], span.start(), span.end()));
         }
         return candidates;
     }

@@ -15,8 +15,9 @@ import java.util.List;
 
 /**
  * {@code metrics.jsonl}: one JSON object per line, written and flushed as it happens, so a plot or
- * a `tail -f` can follow a run. Training lines carry {@code "loss"}, evaluation lines
- * {@code "dev_loss"}, {@code "exact_match"} and {@code "f1"}; every line has {@code "step"}.
+ * a `tail -f` can follow a run. Training lines carry {@code "loss"} (and the per-layer
+ * {@code "layer_grad_norms"} and {@code "layer_update_ratios"}, objects keyed by group), evaluation
+ * lines {@code "dev_loss"}, {@code "exact_match"} and {@code "f1"}; every line has {@code "step"}.
  */
 public final class MetricsLog {
     private static final ObjectMapper JSON = new ObjectMapper();

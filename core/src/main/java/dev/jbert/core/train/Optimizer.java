@@ -49,17 +49,31 @@ public final class Optimizer {
      * {@code clip_grad_norm_} does.
      */
     public float step(AdamW settings, float maxGradNorm) {
+        return step(settings, maxGradNorm, null);
+    }
+
+    /**
+     * The same step, measuring each layer's gradient norm (before clipping) and update ratio into
+     * {@code dynamics}, unless it is null. Measuring reads the buffers and changes nothing.
+     */
+    public float step(AdamW settings, float maxGradNorm, LayerDynamics dynamics) {
         Buffer grads = model.gradients().all();
+        Buffer params = model.parameters().all();
+        if (dynamics != null) {
+            dynamics.beforeStep(params, grads);
+        }
         backend.sumOfSquares(grads, sumOfSquares);
         if (maxGradNorm > 0) {
             backend.clipByGlobalNorm(grads, sumOfSquares, maxGradNorm);
         }
         step++;
-        Buffer params = model.parameters().all();
         for (Run run : runs) {
             AdamW runSettings = run.decay() ? settings : settings.withWeightDecay(0);
             backend.adamW(params.slice(run.offset(), run.length()), grads.slice(run.offset(), run.length()),
                     m.slice(run.offset(), run.length()), v.slice(run.offset(), run.length()), runSettings, step);
+        }
+        if (dynamics != null) {
+            dynamics.afterStep(params);
         }
         float[] norm = new float[1];
         backend.copyOut(sumOfSquares, norm);

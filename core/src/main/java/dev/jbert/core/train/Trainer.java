@@ -19,7 +19,9 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * The fine-tuning loop, run_qa's recipe: shuffled batches padded to their longest window, dropout
  * on, AdamW (decay 0.01, none on biases and LayerNorm), gradients clipped to norm 1.0, a linear
  * schedule with warmup over the training steps, gradient accumulation over {@code gradAccum}
- * batches. After each epoch: dev loss and EM/F1, a line in metrics.jsonl, the plot, a checkpoint.
+ * batches. After each epoch: dev loss and EM/F1, a line in metrics.jsonl, the plots, a checkpoint.
+ * Every {@link #LOG_EVERY} steps a training line also carries each layer's gradient norm and update
+ * ratio ({@link LayerDynamics}), measured on that step alone.
  *
  * <p>Everything that decides the numbers (data order, dropout masks, schedule) is a function of the
  * seed and the step counters, so a run resumed from a checkpoint continues exactly as if it had
@@ -38,6 +40,7 @@ public final class Trainer {
     private final Path output;
     private final PrintWriter out;
     private final MetricsLog metrics;
+    private final LayerDynamics dynamics;
     private final int batchesPerEpoch;
     private final int stepsPerEpoch;     // optimizer steps: the last one of an epoch may take fewer batches
     private final int totalSteps;
@@ -69,6 +72,7 @@ public final class Trainer {
         }
         Checkpoints.clearLeftovers(output);
         this.metrics = new MetricsLog(output.resolve("metrics.jsonl"), step);
+        this.dynamics = new LayerDynamics(model);
     }
 
     public int totalSteps() {
@@ -130,12 +134,14 @@ public final class Trainer {
                 examplesSinceLog += batch.size();
                 if (inCycle == cycleLength) {
                     float rate = schedule.rate(step);
-                    float norm = optimizer.step(adamW.withLearningRate(rate), 1f);
+                    // the per-layer dynamics are measured on the steps that write a line, and only there
+                    boolean logs = (step + 1) % LOG_EVERY == 0 || step + 1 == totalSteps || b == batchesPerEpoch - 1;
+                    float norm = optimizer.step(adamW.withLearningRate(rate), 1f, logs ? dynamics : null);
                     model.zeroGradients();
                     inCycle = 0;
                     step++;
                     bar.step();
-                    if (step % LOG_EVERY == 0 || step == totalSteps || b == batchesPerEpoch - 1) {
+                    if (logs) {
                         double seconds = (System.nanoTime() - logStart) / 1e9;
                         ObjectNode line = metrics.newLine(step);
                         line.put("epoch", epoch + (double) (b + 1) / batchesPerEpoch);
@@ -143,6 +149,7 @@ public final class Trainer {
                         line.put("learning_rate", rate);
                         line.put("grad_norm", norm);
                         line.put("examples_per_s", examplesSinceLog / seconds);
+                        putDynamics(line, dynamics.read());
                         metrics.append(line);
                         bar.setExtraMessage(String.format(" loss %.3f, %.1f ex/s", lossSum / lossCount, examplesSinceLog / seconds));
                         lossSum = 0;
@@ -152,6 +159,16 @@ public final class Trainer {
                     }
                 }
             }
+        }
+    }
+
+    /** {@code "layer_grad_norms": {"embeddings": ..., "layer_0": ..., ..., "qa_head": ...}}, and the same for the update ratios. */
+    private static void putDynamics(ObjectNode line, LayerDynamics.Measurement measured) {
+        ObjectNode gradNorms = line.putObject(TrainingDynamicsPlot.GRAD_NORMS);
+        ObjectNode updateRatios = line.putObject(TrainingDynamicsPlot.UPDATE_RATIOS);
+        for (int g = 0; g < measured.groups().size(); g++) {
+            gradNorms.put(measured.groups().get(g), measured.gradNorms()[g]);
+            updateRatios.put(measured.groups().get(g), measured.updateRatios()[g]);
         }
     }
 
@@ -167,9 +184,10 @@ public final class Trainer {
         metrics.append(line);
         try {
             TrainingPlot.write(metrics.lines(), output.resolve("training.png"));
+            TrainingDynamicsPlot.write(metrics.lines(), output.resolve("training-dynamics.png"));
         } catch (LinkageError e) {
             // a trimmed Java runtime without java.desktop (the GPU check's jlink'd one) cannot draw
-            out.println("  (no training.png: this Java runtime has no java.desktop module)");
+            out.println("  (no training.png or training-dynamics.png: this Java runtime has no java.desktop module)");
         }
         out.printf("%s: dev loss %.3f, EM %.2f, F1 %.2f (%d questions, %d windows, %.0f s)%n", when, result.loss(),
                 result.scores().exactMatch(), result.scores().f1(), result.scores().total(), dev.windows(), seconds);

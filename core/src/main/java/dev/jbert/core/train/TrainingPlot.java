@@ -1,14 +1,11 @@
 package dev.jbert.core.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.jbert.core.io.AtomicFiles;
+import dev.jbert.core.io.ChartFiles;
 import java.awt.BasicStroke;
 import java.awt.Color;
-import java.io.OutputStream;
-import java.nio.channels.Channels;
 import java.nio.file.Path;
 import java.util.List;
-import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.NumberAxis;
 import org.jfree.chart.plot.XYPlot;
@@ -25,7 +22,6 @@ public final class TrainingPlot {
     private TrainingPlot() {}
 
     public static void write(List<JsonNode> metrics, Path png) {
-        System.setProperty("java.awt.headless", "true"); // no display needed (or wanted) to draw a PNG
         XYSeries loss = new XYSeries("training loss");
         XYSeries f1 = new XYSeries("dev F1");
         for (JsonNode line : metrics) {
@@ -49,11 +45,7 @@ public final class TrainingPlot {
         plot.setRenderer(1, renderer(new Color(214, 39, 40), true));
         JFreeChart chart = new JFreeChart("jbert fine-tuning", JFreeChart.DEFAULT_TITLE_FONT, plot, true);
         chart.setBackgroundPaint(Color.WHITE);
-        AtomicFiles.write(png, channel -> {
-            OutputStream out = Channels.newOutputStream(channel);
-            ChartUtils.writeChartAsPNG(out, chart, 900, 500);
-            out.flush();
-        });
+        ChartFiles.writePng(chart, png, 900, 500);
     }
 
     private static XYLineAndShapeRenderer renderer(Color color, boolean shapes) {

@@ -6,11 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jbert.tokenizer.CodePoints;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,11 +36,8 @@ class ModelCommandsTest {
     @Test
     void answerJsonHasTheSpanAndEveryWindowsLogits() throws IOException {
         // the tiny model's vocab is w0 .. w93: a context of 40 words needs several 24-token windows
-        StringBuilder context = new StringBuilder();
-        for (int i = 0; i < 40; i++) {
-            context.append(i == 0 ? "" : " ").append("w").append(i);
-        }
-        Result result = run("answer", "--model", TINY.toString(), "--question", "  w7 w8", "--context", context.toString(),
+        String context = fortyWords();
+        Result result = run("answer", "--model", TINY.toString(), "--question", "  w7 w8", "--context", context,
                 "--json", "--max-seq-length", "24", "--doc-stride", "8");
         assertEquals(0, result.exitCode(), result.err());
         JsonNode json = new ObjectMapper().readTree(result.out());
@@ -50,9 +51,102 @@ class ModelCommandsTest {
         }
         int start = json.get("start").asInt();
         int end = json.get("end").asInt();
-        assertEquals(CodePoints.substring(context.toString(), start, end), json.get("answer").asText());
+        assertEquals(CodePoints.substring(context, start, end), json.get("answer").asText());
         // the score is the best window's start logit plus end logit at the answer's tokens
         assertTrue(Double.isFinite(json.get("score").asDouble()));
+    }
+
+    /** The 40-word context of the window tests: several 24-token windows. */
+    private static String fortyWords() {
+        StringBuilder context = new StringBuilder();
+        for (int i = 0; i < 40; i++) {
+            context.append(i == 0 ? "" : " ").append("w").append(i);
+        }
+        return context.toString();
+    }
+
+    private static Result answer(String... extra) {
+        List<String> args = new ArrayList<>(List.of("answer", "--model", TINY.toString(), "--question", "w7 w8",
+                "--context", fortyWords(), "--max-seq-length", "24", "--doc-stride", "8"));
+        args.addAll(List.of(extra));
+        return run(args.toArray(String[]::new));
+    }
+
+    @Test
+    void answerExplainsInJsonAndKeepsThePlainFields() throws IOException {
+        JsonNode plain = new ObjectMapper().readTree(answer("--json").out());
+        Result result = answer("--json", "--explain", "--top", "20");
+        assertEquals(0, result.exitCode(), result.err());
+        JsonNode json = new ObjectMapper().readTree(result.out());
+        for (String field : List.of("answer", "score", "start", "end", "window")) {
+            assertEquals(plain.get(field), json.get(field), field + " is the same with --explain");
+        }
+        JsonNode spans = json.get("spans");
+        assertEquals(json.get("candidates").asInt(), spans.size(), "--top 20 keeps every candidate");
+        double sum = 0;
+        for (int i = 0; i < spans.size(); i++) {
+            double probability = spans.get(i).get("probability").asDouble();
+            assertTrue(probability > 0 && probability <= 1, spans.get(i).toString());
+            if (i > 0) {
+                assertTrue(probability <= spans.get(i - 1).get("probability").asDouble(), "sorted best first");
+                assertTrue(spans.get(i).get("score").asDouble() <= spans.get(i - 1).get("score").asDouble());
+            }
+            sum += probability;
+        }
+        assertEquals(1, sum, 1e-9, "a softmax over the n-best");
+        JsonNode best = spans.get(0);
+        assertEquals(json.get("answer").asText(), best.get("text").asText(), "the best explained span is the answer");
+        for (String field : List.of("score", "start", "end", "window")) {
+            assertEquals(json.get(field).asDouble(), best.get(field).asDouble(), field);
+        }
+        for (JsonNode window : json.get("windows")) {
+            int length = window.get("input_ids").size();
+            assertEquals(length, window.get("tokens").size());
+            assertEquals("[CLS]", window.get("tokens").get(0).asText());
+            for (String field : List.of("start_probabilities", "end_probabilities")) {
+                JsonNode probabilities = window.get(field);
+                assertEquals(length, probabilities.size());
+                assertEquals(0, probabilities.get(0).asDouble(), "[CLS] is not context");
+                double windowSum = 0;
+                for (JsonNode p : probabilities) {
+                    windowSum += p.asDouble();
+                }
+                assertEquals(1, windowSum, 1e-9, field + " is a softmax over the window's context");
+            }
+        }
+
+        JsonNode top3 = new ObjectMapper().readTree(answer("--json", "--explain").out()).get("spans");
+        assertEquals(5, top3.size(), "five by default");
+        assertEquals(best, top3.get(0));
+    }
+
+    @Test
+    void answerExplainsInTheTerminalAndDrawsAPng() throws IOException {
+        String plain = answer().out().strip();
+        Path png = dir.resolve("plots/answer.png");
+        Result result = answer("--explain", "--top", "3", "--plot", png.toString());
+        assertEquals(0, result.exitCode(), result.err());
+        List<String> lines = result.out().lines().toList();
+        assertEquals(plain, lines.getFirst(), "the answer comes first, as without --explain");
+        assertTrue(lines.get(2).startsWith("top 3 of the "), result.out());
+        assertTrue(lines.get(3).startsWith("  1. "), result.out());
+        assertTrue(lines.stream().anyMatch(line -> line.startsWith("> ")), "the answer's tokens are marked: " + result.out());
+        assertTrue(lines.stream().allMatch(line -> line.length() <= 100), result.out());
+        BufferedImage image = ImageIO.read(png.toFile());
+        assertTrue(image != null && image.getWidth() >= 800 && image.getHeight() > 400, "a PNG picture");
+    }
+
+    @Test
+    void badExplainOptionsAreOneLineErrors() throws IOException {
+        Path aFile = Files.writeString(dir.resolve("a-file"), "not a directory");
+        for (String[] extra : List.of(new String[] {"--plot", aFile.resolve("x.png").toString()},
+                new String[] {"--plot", dir.toString()}, new String[] {"--explain", "--top", "0"})) {
+            Result result = answer(extra);
+            String what = String.join(" ", extra);
+            assertEquals(Main.EXIT_USER_ERROR, result.exitCode(), what + ": " + result.err());
+            assertEquals(1, result.err().strip().lines().count(), what + ": " + result.err());
+            assertTrue(result.err().startsWith("jbert: "), what + ": " + result.err());
+        }
     }
 
     @Test

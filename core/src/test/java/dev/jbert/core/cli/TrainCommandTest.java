@@ -92,12 +92,31 @@ class TrainCommandTest {
         assertTrue(result.out().contains("before training: dev loss"), result.out());
         assertTrue(result.out().contains("epoch 2: dev loss"), result.out());
         for (String file : List.of("checkpoint-epoch-1/model.safetensors", "checkpoint-epoch-2/optimizer.safetensors",
-                "checkpoint-epoch-2/trainer.json", "checkpoint-epoch-2/config.json", "training.png", "metrics.jsonl")) {
+                "checkpoint-epoch-2/trainer.json", "checkpoint-epoch-2/config.json", "training.png", "training-dynamics.png",
+                "metrics.jsonl")) {
             assertTrue(Files.exists(output.resolve(file)), file);
         }
         List<JsonNode> lines = metrics(output);
         assertEquals(3, lines.stream().filter(l -> l.has("f1")).count(), "dev before training and after each epoch");
         assertTrue(lines.stream().anyMatch(l -> l.has("loss") && l.has("learning_rate") && l.has("examples_per_s")));
+        List<JsonNode> training = lines.stream().filter(l -> l.has("loss")).toList();
+        assertTrue(training.size() >= 2, "lines every 10 steps and at each epoch's end");
+        for (JsonNode line : training) {
+            // per layer: the gradient norms add up (root sum of squares) to the global norm before clipping
+            JsonNode norms = line.get("layer_grad_norms");
+            JsonNode ratios = line.get("layer_update_ratios");
+            assertEquals(List.of("embeddings", "layer_0", "layer_1", "qa_head"), fieldNames(norms), line.toString());
+            assertEquals(fieldNames(norms), fieldNames(ratios));
+            double sumOfSquares = 0;
+            for (JsonNode norm : norms) {
+                sumOfSquares += norm.asDouble() * norm.asDouble();
+            }
+            double global = line.get("grad_norm").asDouble();
+            assertEquals(global, Math.sqrt(sumOfSquares), 1e-5 * global, line.toString());
+            for (JsonNode ratio : ratios) {
+                assertTrue(ratio.asDouble() > 0 && Double.isFinite(ratio.asDouble()), line.toString());
+            }
+        }
         // a checkpoint is a model directory: evaluate loads it, and score agrees with what evaluate printed
         Path eval = dir.resolve("eval");
         Result evaluated = ModelCommandsTest.run("evaluate", "--device", "cpu", "--model", output.resolve("checkpoint-epoch-2").toString(),
@@ -140,7 +159,7 @@ class TrainCommandTest {
         List<JsonNode> actual = metrics(cut);
         assertEquals(expected.size(), actual.size());
         for (int i = 0; i < expected.size(); i++) {
-            for (String field : List.of("step", "loss", "dev_loss", "exact_match", "f1")) {
+            for (String field : List.of("step", "loss", "dev_loss", "exact_match", "f1", "layer_grad_norms", "layer_update_ratios")) {
                 assertEquals(expected.get(i).path(field).toString(), actual.get(i).path(field).toString(), field + " of line " + i);
             }
         }
@@ -202,6 +221,12 @@ class TrainCommandTest {
             lines.add(JSON.readTree(line));
         }
         return lines;
+    }
+
+    private static List<String> fieldNames(JsonNode object) {
+        List<String> names = new ArrayList<>();
+        object.fieldNames().forEachRemaining(names::add);
+        return names;
     }
 
     private static String lastLine(String text) {

@@ -158,6 +158,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void subtract(Buffer a, Buffer b, Buffer out) {
+        CpuBuffer co = floats(out, -1, "out");
+        elementwise.subtract(floats(a, co.length(), "a"), floats(b, co.length(), "b"), co);
+    }
+
+    @Override
     public void swapMiddleAxes(Buffer x, Buffer y, int d0, int d1, int d2, int d3) {
         int length = d0 * d1 * d2 * d3;
         elementwise.swapMiddleAxes(floats(x, length, "x"), floats(y, length, "y"), d0, d1, d2, d3);

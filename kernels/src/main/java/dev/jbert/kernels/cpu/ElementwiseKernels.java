@@ -2,7 +2,7 @@ package dev.jbert.kernels.cpu;
 
 import jdk.incubator.vector.FloatVector;
 
-/** Bias, residual add and axis swap: one pass over memory each. */
+/** Bias, residual add, subtraction and axis swap: one pass over memory each. */
 final class ElementwiseKernels {
     /** Elements per parallel task: big enough to amortize the hand-off, small enough to balance. */
     static final int GRAIN = 1 << 14;
@@ -82,6 +82,25 @@ final class ElementwiseKernels {
             }
             for (; i < last; i++) {
                 os[out.offset + i] = as[a.offset + i] + bs[b.offset + i];
+            }
+        });
+    }
+
+    /** out = a - b (not folded into add with an operator argument: a non-constant op would not vectorize). */
+    void subtract(CpuBuffer a, CpuBuffer b, CpuBuffer out) {
+        float[] as = a.floats;
+        float[] bs = b.floats;
+        float[] os = out.floats;
+        parallel.parallelForRanges(out.length(), GRAIN, (first, last) -> {
+            int i = first;
+            int bound = first + simd.bound(last - first);
+            for (; i < bound; i += Simd.LANES) {
+                FloatVector.fromArray(Simd.FLOATS, as, a.offset + i)
+                        .sub(FloatVector.fromArray(Simd.FLOATS, bs, b.offset + i))
+                        .intoArray(os, out.offset + i);
+            }
+            for (; i < last; i++) {
+                os[out.offset + i] = as[a.offset + i] - bs[b.offset + i];
             }
         });
     }

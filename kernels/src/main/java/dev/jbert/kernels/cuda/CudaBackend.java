@@ -41,6 +41,7 @@ public final class CudaBackend implements Backend {
 
     private static final Kernel FILL = new Kernel("elementwise", "fill");
     private static final Kernel ADD = new Kernel("elementwise", "add");
+    private static final Kernel SUBTRACT = new Kernel("elementwise", "subtract");
     private static final Kernel ADD_BIAS = new Kernel("elementwise", "add_bias");
     private static final Kernel SWAP_MIDDLE_AXES = new Kernel("elementwise", "swap_middle_axes");
     private static final Kernel GELU_FORWARD = new Kernel("elementwise", "gelu_forward");
@@ -329,6 +330,14 @@ public final class CudaBackend implements Backend {
         kernels.launch(ADD, grid(co.length()), 1, THREADS, 1, floats(a, co.length(), "a"), floats(b, co.length(), "b"),
                 co, (long) co.length());
         afterOp("add");
+    }
+
+    @Override
+    public void subtract(Buffer a, Buffer b, Buffer out) {
+        CudaBuffer co = floats(out, -1, "out");
+        kernels.launch(SUBTRACT, grid(co.length()), 1, THREADS, 1, floats(a, co.length(), "a"), floats(b, co.length(), "b"),
+                co, (long) co.length());
+        afterOp("subtract");
     }
 
     @Override

@@ -162,6 +162,13 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
+    public void subtract(Buffer a, Buffer b, Buffer out) {
+        double[] result = new double[out.length()];
+        ReferenceElementwise.subtract(values(a), values(b), result);
+        setValues(out, result);
+    }
+
+    @Override
     public void swapMiddleAxes(Buffer x, Buffer y, int d0, int d1, int d2, int d3) {
         double[] result = new double[y.length()];
         ReferenceElementwise.swapMiddleAxes(values(x), result, d0, d1, d2, d3);

@@ -2,7 +2,7 @@ package dev.jbert.kernels.reference;
 
 import dev.jbert.kernels.Philox;
 
-/** Bias, residual add, axis swap and dropout: the ops that move or scale numbers one at a time. */
+/** Bias, residual add, subtraction, axis swap and dropout: the ops that move or scale numbers one at a time. */
 public final class ReferenceElementwise {
     private ReferenceElementwise() {}
 
@@ -30,6 +30,13 @@ public final class ReferenceElementwise {
     public static void add(double[] a, double[] b, double[] out) {
         for (int i = 0; i < out.length; i++) {
             out[i] = a[i] + b[i];
+        }
+    }
+
+    /** out = a - b. */
+    public static void subtract(double[] a, double[] b, double[] out) {
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a[i] - b[i];
         }
     }
 
