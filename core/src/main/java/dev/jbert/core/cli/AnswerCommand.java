@@ -80,12 +80,7 @@ final class AnswerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Truncation truncation;
-        try {
-            truncation = new Truncation(maxSeqLength, docStride);
-        } catch (IllegalArgumentException e) {
-            throw new UserError(e.getMessage());
-        }
+        Truncation truncation = new Truncation(maxSeqLength, docStride); // a TokenizerException is a one-line error
         if (top < 1) {
             throw new UserError("--top must be at least 1, got " + top);
         }

@@ -9,6 +9,7 @@ import dev.jbert.core.squad.SquadMetric;
 import dev.jbert.core.squad.SquadReader;
 import dev.jbert.kernels.Backend;
 import dev.jbert.tokenizer.BertTokenizer;
+import dev.jbert.tokenizer.Truncation;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -64,7 +65,7 @@ final class EvaluateCommand implements Callable<Integer> {
         if (batchSize < 1) {
             throw new UserError("--batch-size must be at least 1");
         }
-        var truncation = TrainCommand.truncation(maxSeqLength, docStride);
+        var truncation = new Truncation(maxSeqLength, docStride);
         TrainCommand.prepareOutput(output);
         PrintWriter out = spec.commandLine().getOut();
         SquadDataset dev = SquadReader.read(devFile);

@@ -128,7 +128,7 @@ final class TrainCommand implements Callable<Integer> {
                 gradAccum, orDefault(learningRate, base.learningRate()), weightDecay, warmupRatio,
                 orDefault(maxSeqLength, base.maxSeqLength()), orDefault(docStride, base.docStride()), seed, maxSteps, limit);
         check(settings);
-        Truncation truncation = truncation(settings.maxSeqLength(), settings.docStride());
+        Truncation truncation = new Truncation(settings.maxSeqLength(), settings.docStride());
         if (resumed != null) {
             String difference = resumed.settings().differenceFrom(settings);
             if (difference != null) {
@@ -196,14 +196,6 @@ final class TrainCommand implements Callable<Integer> {
         }
         if (!(s.learningRate() > 0) || !(s.weightDecay() >= 0) || !(s.warmupRatio() >= 0 && s.warmupRatio() <= 1)) {
             throw new UserError("--lr must be positive, --weight-decay not negative, --warmup-ratio in [0, 1]");
-        }
-    }
-
-    static Truncation truncation(int maxSeqLength, int docStride) {
-        try {
-            return new Truncation(maxSeqLength, docStride);
-        } catch (IllegalArgumentException e) {
-            throw new UserError(e.getMessage());
         }
     }
 
