@@ -2,6 +2,7 @@ package dev.jbert.core.cli;
 
 import dev.jbert.core.model.Batch;
 import dev.jbert.core.model.BertConfig;
+import dev.jbert.core.model.BertQa;
 import dev.jbert.core.model.ModelDirectory;
 import dev.jbert.core.qa.Answerer;
 import dev.jbert.core.study.AttentionHeatmap;
@@ -12,6 +13,7 @@ import dev.jbert.tokenizer.BertTokenizer;
 import dev.jbert.tokenizer.Truncation;
 import dev.jbert.tokenizer.Window;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -28,10 +30,8 @@ import picocli.CommandLine.Spec;
         description = {
             "Draw the attention probabilities of one evaluation forward pass over a question and context.",
             "FILE.png: a heatmap of one head (--head), or of every head of the layer side by side.",
-            "FILE.html: one self-contained page to explore every layer and head (hover a token to see where",
-            "it attends); it opens offline in any browser.",
-            "A long context is cut into windows as `jbert answer` cuts it; the picture is of the window that",
-            "holds the model's best answer, or of --window."})
+            "FILE.html: one self-contained page to explore every layer and head (hover a token to see where it attends); it opens offline in any browser.",
+            "A long context is cut into windows as `jbert answer` cuts it; the picture is of the window that holds the model's best answer, or of --window."})
 final class AttentionCommand implements Callable<Integer> {
     // as `jbert answer`, so that a model without a QA head picks the same (arbitrary) best span
     private static final int MAX_BATCH = 8;
@@ -73,9 +73,13 @@ final class AttentionCommand implements Callable<Integer> {
     @Option(names = "--doc-stride", paramLabel = "N", defaultValue = "128", description = "Context tokens shared by consecutive windows (default: ${DEFAULT-VALUE}).")
     int docStride;
 
+    /** The window to draw (an index in the list) and why that one, for the user. */
+    private record Choice(int index, String why) {}
+
     @Override
     public Integer call() {
-        String name = out.getFileName().toString().toLowerCase(Locale.ROOT);
+        Path fileName = out.getFileName();
+        String name = fileName == null ? "" : fileName.toString().toLowerCase(Locale.ROOT);
         boolean png = name.endsWith(".png");
         if (!png && !name.endsWith(".html")) {
             throw new UserError("--out " + out + ": unknown kind of file (give a .png or a .html name)");
@@ -105,36 +109,41 @@ final class AttentionCommand implements Callable<Integer> {
             ModelDirectory.Loaded loaded = ModelDirectory.load(model, backend, Math.min(windows.size(), MAX_BATCH),
                     longest, SEED);
             loaded.notes().forEach(note -> err.println("jbert: " + note));
-            int chosen;
-            String why;
-            if (window != null) {
-                chosen = window - 1;
-                why = "as asked";
-            } else if (windows.size() == 1) {
-                chosen = 0;
-                why = "the only one";
-            } else {
-                Answerer.Answer answer = new Answerer(loaded.model()).answer(windows, context, 1);
-                chosen = answer.best() == null ? 0 : answer.best().window();
-                why = answer.best() == null ? "the first: no answer span found"
-                        : "the one holding the best answer, \"" + answer.text() + "\"";
-            }
-            Window drawn = windows.get(chosen);
-            stdout.println("window " + (chosen + 1) + " of " + windows.size() + " (" + drawn.length()
-                    + " tokens; context tokens " + contextRange(windows, drawn) + "), " + why);
+            Choice choice = choose(loaded.model(), windows);
+            Window drawn = windows.get(choice.index());
+            stdout.println("window " + (choice.index() + 1) + " of " + windows.size() + " (" + drawn.length()
+                    + " tokens; context tokens " + contextRange(windows, drawn) + "), " + choice.why());
+            // one eval forward over this window alone: its probabilities are the model's last ones
             Batch batch = Answerer.batchOf(List.of(drawn));
             loaded.model().forward(batch, null);
-            String source = modelName() + "  ·  window " + (chosen + 1) + " of " + windows.size();
+            String source = modelName() + "  ·  window " + (choice.index() + 1) + " of " + windows.size();
             maps = AttentionMaps.read(loaded.model(), batch, 0, drawn, loaded.vocab(), source);
         }
-        if (png) {
-            AttentionHeatmap.write(maps, layer, head, out);
-        } else {
-            AttentionPage.write(maps, layer, head, Math.min(1, maps.length() - 1), out);
+        try {
+            if (png) {
+                AttentionHeatmap.write(maps, layer, head, out);
+            } else {
+                AttentionPage.write(maps, layer, head, Math.min(1, maps.length() - 1), out);
+            }
+        } catch (UncheckedIOException e) {
+            throw new UserError(e.getMessage()); // "cannot write FILE: why"
         }
         stdout.println("wrote " + out);
         stdout.flush();
         return 0;
+    }
+
+    /** --window, else the window of the best answer span (as `jbert answer` finds it), else the first. */
+    private Choice choose(BertQa model, List<Window> windows) {
+        if (window != null) {
+            return new Choice(window - 1, "as asked");
+        }
+        if (windows.size() == 1) {
+            return new Choice(0, "the only one");
+        }
+        Answerer.Answer answer = new Answerer(model).answer(windows, context, 1);
+        return answer.best() == null ? new Choice(0, "the first: no answer span found")
+                : new Choice(answer.best().window(), "the one holding the best answer, \"" + answer.text() + "\"");
     }
 
     private static void checkRange(String option, int value, int first, int last, String what) {

@@ -81,7 +81,7 @@ class AttentionCommandTest {
     }
 
     @Test
-    void badInputIsOneLineAndWritesNothing() {
+    void badInputIsOneLineAndWritesNothing() throws IOException {
         assertOneLineError("unknown kind of file (give a .png or a .html name)",
                 "attention", "--model", TINY, "--question", "w1", "--context", "w2 w3", "--out", dir.resolve("a.jpg").toString());
         assertOneLineError("--layer 2 is out of range 0..1 (the model has 2 layers)",
@@ -101,9 +101,10 @@ class AttentionCommandTest {
                 "--out", dir.resolve("a.png").toString());
         try (Stream<Path> files = Files.list(dir)) {
             assertEquals(0, files.count(), "no file written");
-        } catch (IOException e) {
-            throw new AssertionError(e);
         }
+        Files.writeString(dir.resolve("blocker"), "a file, not a directory");
+        assertOneLineError("cannot write " + dir.resolve("blocker/a.png"),
+                "attention", "--model", TINY, "--question", "w1", "--context", "w2 w3", "--out", dir.resolve("blocker/a.png").toString());
     }
 
     private static void assertOneLineError(String message, String... args) {
