@@ -3,6 +3,7 @@ package dev.jbert.core.cli;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.jbert.core.model.BertConfig;
+import dev.jbert.core.model.BertQa;
 import dev.jbert.core.model.ModelDirectory;
 import dev.jbert.core.qa.Answerer;
 import dev.jbert.core.qa.Explanation;
@@ -35,9 +36,6 @@ import picocli.CommandLine.Spec;
             "--explain shows why: the top spans with their probabilities, and where the model thinks the answer",
             "starts and ends (a bar per context token); --plot draws the latter."})
 final class AnswerCommand implements Callable<Integer> {
-    private static final int MAX_BATCH = 8;
-    /** Seeds the initialization of a missing QA head, so that even an untrained model answers reproducibly. */
-    private static final long SEED = 42;
 
     @Spec
     CommandSpec spec;
@@ -92,15 +90,11 @@ final class AnswerCommand implements Callable<Integer> {
         BertConfig config = BertConfig.read(model.resolve(ModelDirectory.CONFIG));
         BertTokenizer tokenizer = new BertTokenizer(ModelDirectory.vocab(model, config));
         List<Window> windows = Answerer.windows(tokenizer, question, context, truncation);
-        int longest = windows.stream().mapToInt(Window::length).max().orElseThrow();
         try (Backend backend = deviceOptions.open(err, false)) {
-            // sized for these windows only: a short context needs a fraction of 8 x 384
-            ModelDirectory.Loaded loaded = ModelDirectory.load(model, backend, Math.min(windows.size(), MAX_BATCH),
-                    longest, SEED);
-            loaded.notes().forEach(note -> err.println("jbert: " + note));
+            BertQa bert = WindowModel.load(model, backend, windows, err);
             // explaining needs all n-best candidates: their probabilities are a softmax over them
             boolean explaining = explain || plot != null;
-            Answerer.Answer answer = new Answerer(loaded.model()).answer(windows, context, explaining ? SpanSearch.N_BEST : 1);
+            Answerer.Answer answer = new Answerer(bert).answer(windows, context, explaining ? SpanSearch.N_BEST : 1);
             Explanation explanation = explaining ? Explanation.of(answer, context, tokenizer.vocab(), top) : null;
             if (plot != null) {
                 writePlot(explanation);

@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "BERT fine-tuning for extractive question answering, in Java.",
         subcommands = {TrainCommand.class, EvaluateCommand.class, ScoreCommand.class, AnswerCommand.class,
-            BenchCommand.class, ConvertCommand.class, TokenizeCommand.class, TraceCommand.class,
+            BenchCommand.class, ConvertCommand.class, TokenizeCommand.class, AttentionCommand.class, TraceCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit code for bad input: a missing file, a malformed line, an impossible option. */

@@ -47,9 +47,6 @@ import picocli.CommandLine.Spec;
             "A long context is cut into windows as `answer` does; one is traced: --window,",
             "else the first that holds the --answer, else the first."})
 final class TraceCommand implements Callable<Integer> {
-    /** AnswerCommand's seed: a model without a QA head gets the same initialized head as there. */
-    private static final long SEED = 42;
-
     @Spec
     CommandSpec spec;
 
@@ -110,9 +107,8 @@ final class TraceCommand implements Callable<Integer> {
         Target target = target(windows);
         Window traced = windows.get(target.window());
         try (Backend backend = deviceOptions.open(err, false)) {
-            ModelDirectory.Loaded loaded = ModelDirectory.load(model, backend, 1, traced.length(), SEED);
-            loaded.notes().forEach(note -> err.println("jbert: " + note));
-            Trace trace = run(loaded.model(), traced, windows.size(), target, backward);
+            BertQa bert = WindowModel.load(model, backend, List.of(traced), err);
+            Trace trace = run(bert, traced, windows.size(), target, backward);
             if (json) {
                 writeJson(out, config, vocab, trace);
             } else {
