@@ -2,6 +2,7 @@ package dev.jbert.kernels.cpu;
 
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -132,41 +133,27 @@ final class GemmKernel {
     }
 
     /**
-     * C[rows][cols] = alpha * tile + beta * C (C not read when beta == 0). Whole rows go two vectors
-     * at a time; the lanes of a partial tile one by one, with the same roundings.
+     * C[rows][cols] = alpha * tile + beta * C (C not read when beta == 0), two vectors per row. A
+     * partial tile (the last columns of a C whose width is not a multiple of NR, which dynamic
+     * padding makes common) uses masked loads and stores: lanes past {@code cols} are neither read
+     * nor written. Both tile paths write back through here, so SIMD on and off round alike.
      */
     private static void writeBack(float[] tile, float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta) {
-        if (cols == NR) {
-            FloatVector alphas = FloatVector.broadcast(SPECIES, alpha), betas = FloatVector.broadcast(SPECIES, beta);
+        FloatVector alphas = FloatVector.broadcast(SPECIES, alpha), betas = FloatVector.broadcast(SPECIES, beta);
+        for (int j = 0; j < NR; j += LANES) {
+            VectorMask<Float> valid = SPECIES.indexInRange(j, cols);
             for (int i = 0; i < rows; i++) {
-                for (int j = 0; j < NR; j += LANES) {
-                    int at = cAt + i * ldc + j;
-                    FloatVector acc = FloatVector.fromArray(SPECIES, tile, i * NR + j);
-                    if (beta == 0) {
-                        acc = acc.mul(alphas);
-                    } else if (beta == 1) {
-                        acc = acc.fma(alphas, FloatVector.fromArray(SPECIES, c, at));
-                    } else {
-                        acc = FloatVector.fromArray(SPECIES, c, at).fma(betas, acc.mul(alphas));
-                    }
-                    acc.intoArray(c, at);
-                }
-            }
-            return;
-        }
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
                 int at = cAt + i * ldc + j;
-                c[at] = update(tile[i * NR + j], beta == 0 ? 0f : c[at], alpha, beta);
+                FloatVector acc = FloatVector.fromArray(SPECIES, tile, i * NR + j);
+                if (beta == 0) {
+                    acc = acc.mul(alphas);
+                } else if (beta == 1) {
+                    acc = acc.fma(alphas, FloatVector.fromArray(SPECIES, c, at, valid));
+                } else {
+                    acc = FloatVector.fromArray(SPECIES, c, at, valid).fma(betas, acc.mul(alphas));
+                }
+                acc.intoArray(c, at, valid);
             }
         }
-    }
-
-    /** alpha * acc + beta * c, rounded exactly as the vector lanes of {@link #writeBack} round it. */
-    private static float update(float acc, float c, float alpha, float beta) {
-        if (beta == 0) {
-            return acc * alpha;
-        }
-        return beta == 1 ? Math.fma(acc, alpha, c) : Math.fma(c, beta, acc * alpha);
     }
 }
