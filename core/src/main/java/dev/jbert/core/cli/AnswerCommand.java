@@ -43,14 +43,8 @@ final class AnswerCommand implements Callable<Integer> {
     @Mixin
     DeviceOptions deviceOptions;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model directory (config.json, model.safetensors, vocab.txt).")
-    Path model;
-
-    @Option(names = "--question", required = true, paramLabel = "TEXT")
-    String question;
-
-    @Option(names = "--context", required = true, paramLabel = "TEXT")
-    String context;
+    @Mixin
+    QuestionOptions input;
 
     @Option(names = "--json", description = {
         "Print JSON: answer, score, start and end (code points of the context), and for each window",
@@ -70,15 +64,9 @@ final class AnswerCommand implements Callable<Integer> {
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw the start and end probabilities per context token, the best span shaded.")
     Path plot;
 
-    @Option(names = "--max-seq-length", paramLabel = "N", defaultValue = "384", description = "Tokens per window (default: ${DEFAULT-VALUE}).")
-    int maxSeqLength;
-
-    @Option(names = "--doc-stride", paramLabel = "N", defaultValue = "128", description = "Context tokens shared by consecutive windows (default: ${DEFAULT-VALUE}).")
-    int docStride;
-
     @Override
     public Integer call() throws IOException {
-        Truncation truncation = new Truncation(maxSeqLength, docStride); // a TokenizerException is a one-line error
+        Truncation truncation = input.truncation(); // a TokenizerException is a one-line error
         if (top < 1) {
             throw new UserError("--top must be at least 1, got " + top);
         }
@@ -87,15 +75,15 @@ final class AnswerCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        BertConfig config = BertConfig.read(model.resolve(ModelDirectory.CONFIG));
-        BertTokenizer tokenizer = new BertTokenizer(ModelDirectory.vocab(model, config));
-        List<Window> windows = Answerer.windows(tokenizer, question, context, truncation);
+        BertConfig config = BertConfig.read(input.model.resolve(ModelDirectory.CONFIG));
+        BertTokenizer tokenizer = new BertTokenizer(ModelDirectory.vocab(input.model, config));
+        List<Window> windows = Answerer.windows(tokenizer, input.question, input.context, truncation);
         try (Backend backend = deviceOptions.open(err, false)) {
-            BertQa bert = WindowModel.load(model, backend, windows, err);
+            BertQa bert = WindowModel.load(input.model, backend, windows, err);
             // explaining needs all n-best candidates: their probabilities are a softmax over them
             boolean explaining = explain || plot != null;
-            Answerer.Answer answer = new Answerer(bert).answer(windows, context, explaining ? SpanSearch.N_BEST : 1);
-            Explanation explanation = explaining ? Explanation.of(answer, context, tokenizer.vocab(), top) : null;
+            Answerer.Answer answer = new Answerer(bert).answer(windows, input.context, explaining ? SpanSearch.N_BEST : 1);
+            Explanation explanation = explaining ? Explanation.of(answer, input.context, tokenizer.vocab(), top) : null;
             if (plot != null) {
                 writePlot(explanation);
             }
@@ -124,7 +112,7 @@ final class AnswerCommand implements Callable<Integer> {
 
     private void writePlot(Explanation explanation) {
         try {
-            ExplanationPlot.write(explanation, question, plot);
+            ExplanationPlot.write(explanation, input.question, plot);
         } catch (UncheckedIOException e) {
             throw new UserError(plot + ": cannot write the plot (" + e.getCause().getMessage() + ")");
         } catch (LinkageError e) {

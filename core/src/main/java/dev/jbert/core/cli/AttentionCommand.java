@@ -33,7 +33,6 @@ import picocli.CommandLine.Spec;
             "FILE.html: one self-contained page to explore every layer and head (hover a token to see where it attends); it opens offline in any browser.",
             "A long context is cut into windows as `jbert answer` cuts it; the picture is of the window that holds the model's best answer, or of --window."})
 final class AttentionCommand implements Callable<Integer> {
-    // as `jbert answer`, so that a model without a QA head picks the same (arbitrary) best span
 
     @Spec
     CommandSpec spec;
@@ -41,14 +40,8 @@ final class AttentionCommand implements Callable<Integer> {
     @Mixin
     DeviceOptions deviceOptions;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model directory (config.json, model.safetensors, vocab.txt).")
-    Path model;
-
-    @Option(names = "--question", required = true, paramLabel = "TEXT")
-    String question;
-
-    @Option(names = "--context", required = true, paramLabel = "TEXT")
-    String context;
+    @Mixin
+    QuestionOptions input;
 
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output: FILE.png or FILE.html (replaced atomically).")
     Path out;
@@ -62,14 +55,8 @@ final class AttentionCommand implements Callable<Integer> {
     Integer head;
 
     @Option(names = "--window", paramLabel = "W",
-            description = "Window to draw, from 1 (default: the one holding the best answer).")
+            description = "Window to draw, counted from 0 as in `answer --json` and `trace` (default: the one holding the best answer).")
     Integer window;
-
-    @Option(names = "--max-seq-length", paramLabel = "N", defaultValue = "384", description = "Tokens per window (default: ${DEFAULT-VALUE}).")
-    int maxSeqLength;
-
-    @Option(names = "--doc-stride", paramLabel = "N", defaultValue = "128", description = "Context tokens shared by consecutive windows (default: ${DEFAULT-VALUE}).")
-    int docStride;
 
     /** The window to draw (an index in the list) and why that one, for the user. */
     private record Choice(int index, String why) {}
@@ -84,34 +71,34 @@ final class AttentionCommand implements Callable<Integer> {
         }
         Truncation truncation;
         try {
-            truncation = new Truncation(maxSeqLength, docStride);
+            truncation = input.truncation();
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        BertConfig config = BertConfig.read(model.resolve(ModelDirectory.CONFIG));
+        BertConfig config = BertConfig.read(input.model.resolve(ModelDirectory.CONFIG));
         checkRange("--layer", layer, 0, config.layers() - 1, "the model has " + config.layers() + " layers");
         if (head != null) {
             checkRange("--head", head, 0, config.heads() - 1, "the model has " + config.heads() + " heads per layer");
         }
-        BertTokenizer tokenizer = new BertTokenizer(ModelDirectory.vocab(model, config));
-        List<Window> windows = Answerer.windows(tokenizer, question, context, truncation);
+        BertTokenizer tokenizer = new BertTokenizer(ModelDirectory.vocab(input.model, config));
+        List<Window> windows = Answerer.windows(tokenizer, input.question, input.context, truncation);
         if (window != null) {
-            checkRange("--window", window, 1, windows.size(), "the context makes " + windows.size()
+            checkRange("--window", window, 0, windows.size() - 1, "the context makes " + windows.size()
                     + (windows.size() == 1 ? " window" : " windows"));
         }
         AttentionMaps maps;
         try (Backend backend = deviceOptions.open(err, false)) {
-            BertQa bert = WindowModel.load(model, backend, windows, err);
+            BertQa bert = WindowModel.load(input.model, backend, windows, err);
             Choice choice = choose(bert, windows);
             Window drawn = windows.get(choice.index());
-            stdout.println("window " + (choice.index() + 1) + " of " + windows.size() + " (" + drawn.length()
+            stdout.println("window " + choice.index() + " of 0.." + (windows.size() - 1) + " (" + drawn.length()
                     + " tokens; context tokens " + contextRange(windows, drawn) + "), " + choice.why());
             // one eval forward over this window alone: its probabilities are the model's last ones
             Batch batch = Answerer.batchOf(List.of(drawn));
             bert.forward(batch, null);
-            String source = modelName() + "  ·  window " + (choice.index() + 1) + " of " + windows.size();
+            String source = modelName() + "  ·  window " + choice.index() + " of 0.." + (windows.size() - 1);
             maps = AttentionMaps.read(bert, batch, 0, drawn, tokenizer.vocab(), source);
         }
         try {
@@ -131,12 +118,12 @@ final class AttentionCommand implements Callable<Integer> {
     /** --window, else the window of the best answer span (as `jbert answer` finds it), else the first. */
     private Choice choose(BertQa model, List<Window> windows) {
         if (window != null) {
-            return new Choice(window - 1, "as asked");
+            return new Choice(window, "as asked");
         }
         if (windows.size() == 1) {
             return new Choice(0, "the only one");
         }
-        Answerer.Answer answer = new Answerer(model).answer(windows, context, 1);
+        Answerer.Answer answer = new Answerer(model).answer(windows, input.context, 1);
         return answer.best() == null ? new Choice(0, "the first: no answer span found")
                 : new Choice(answer.best().window(), "the one holding the best answer, \"" + answer.text() + "\"");
     }
@@ -156,7 +143,7 @@ final class AttentionCommand implements Callable<Integer> {
     }
 
     private String modelName() {
-        Path name = model.toAbsolutePath().normalize().getFileName();
-        return name == null ? model.toString() : name.toString();
+        Path name = input.model.toAbsolutePath().normalize().getFileName();
+        return name == null ? input.model.toString() : name.toString();
     }
 }

@@ -53,14 +53,8 @@ final class TraceCommand implements Callable<Integer> {
     @Mixin
     DeviceOptions deviceOptions;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model directory (config.json, model.safetensors, vocab.txt).")
-    Path model;
-
-    @Option(names = "--question", required = true, paramLabel = "TEXT")
-    String question;
-
-    @Option(names = "--context", required = true, paramLabel = "TEXT")
-    String context;
+    @Mixin
+    QuestionOptions input;
 
     @Option(names = "--json", description = "Print one JSON document instead of a table.")
     boolean json;
@@ -82,12 +76,6 @@ final class TraceCommand implements Callable<Integer> {
     @Option(names = "--window", paramLabel = "K", description = "Which window of a long context to trace, from 0 (default: see above).")
     Integer window;
 
-    @Option(names = "--max-seq-length", paramLabel = "N", defaultValue = "384", description = "Tokens per window (default: ${DEFAULT-VALUE}).")
-    int maxSeqLength;
-
-    @Option(names = "--doc-stride", paramLabel = "N", defaultValue = "128", description = "Context tokens shared by consecutive windows (default: ${DEFAULT-VALUE}).")
-    int docStride;
-
     /** The window traced and, when an answer is given, its first and last token there (else null). */
     private record Target(int window, int[] answer) {}
 
@@ -97,17 +85,17 @@ final class TraceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Truncation truncation = new Truncation(maxSeqLength, docStride); // a TokenizerException is a one-line error
+        Truncation truncation = input.truncation(); // a TokenizerException is a one-line error
         checkAnswerOptions();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        BertConfig config = BertConfig.read(model.resolve(ModelDirectory.CONFIG));
-        Vocab vocab = ModelDirectory.vocab(model, config);
-        List<Window> windows = Answerer.windows(new BertTokenizer(vocab), question, context, truncation);
+        BertConfig config = BertConfig.read(input.model.resolve(ModelDirectory.CONFIG));
+        Vocab vocab = ModelDirectory.vocab(input.model, config);
+        List<Window> windows = Answerer.windows(new BertTokenizer(vocab), input.question, input.context, truncation);
         Target target = target(windows);
         Window traced = windows.get(target.window());
         try (Backend backend = deviceOptions.open(err, false)) {
-            BertQa bert = WindowModel.load(model, backend, List.of(traced), err);
+            BertQa bert = WindowModel.load(input.model, backend, List.of(traced), err);
             Trace trace = run(bert, traced, windows.size(), target, backward);
             if (json) {
                 writeJson(out, config, vocab, trace);
@@ -158,12 +146,12 @@ final class TraceCommand implements Callable<Integer> {
 
     /** The answer's first occurrence, labelled in each window as training labels it; the first window that holds it. */
     private Target findAnswer(List<Window> windows) {
-        int at = context.indexOf(answer);
+        int at = input.context.indexOf(answer);
         if (at < 0) {
             throw new UserError("--answer \"" + answer + "\" is not in the context");
         }
-        SquadAnswer gold = new SquadAnswer(answer, context.codePointCount(0, at));
-        SquadExample example = new SquadExample("trace", "", question, context, List.of(gold), false);
+        SquadAnswer gold = new SquadAnswer(answer, input.context.codePointCount(0, at));
+        SquadExample example = new SquadExample("trace", "", input.question, input.context, List.of(gold), false);
         for (int w = 0; w < windows.size(); w++) {
             TrainingFeature label = TrainingFeatures.label(windows.get(w), example);
             boolean holds = label.startPosition() != 0; // run_qa labels a window without the answer [CLS], 0
@@ -201,7 +189,7 @@ final class TraceCommand implements Callable<Integer> {
 
     private void writeText(PrintWriter out, BertConfig config, Vocab vocab, Trace trace) {
         Window w = trace.window();
-        out.printf("model     %s: %d layers, hidden %d, %d heads of %d, intermediate %d%n", model, config.layers(),
+        out.printf("model     %s: %d layers, hidden %d, %d heads of %d, intermediate %d%n", input.model, config.layers(),
                 config.hiddenSize(), config.heads(), config.headDim(), config.intermediateSize());
         out.printf("window    %d %s, %d tokens: B 1, T %d%n", trace.target().window(),
                 trace.windows() == 1 ? "(the only one)" : "(of windows 0 .. " + (trace.windows() - 1) + ")", w.length(), w.length());
@@ -209,7 +197,7 @@ final class TraceCommand implements Callable<Integer> {
         SpanSearch.Span span = trace.prediction();
         out.println(span == null ? "predicted (no valid span in this window)"
                 : String.format(Locale.ROOT, "predicted \"%s\": tokens %d .. %d, score %s (start logit + end logit)",
-                        CodePoints.substring(context, span.start(), span.end()), span.startToken(), span.endToken(),
+                        CodePoints.substring(input.context, span.start(), span.end()), span.startToken(), span.endToken(),
                         TraceTable.number(span.score())));
         int[] gold = trace.target().answer();
         if (gold != null) {
@@ -231,7 +219,7 @@ final class TraceCommand implements Callable<Integer> {
     private void writeJson(PrintWriter out, BertConfig config, Vocab vocab, Trace trace) throws IOException {
         JsonGenerator g = new JsonFactory().createGenerator(out);
         g.writeStartObject();
-        g.writeStringField("model", model.toString());
+        g.writeStringField("model", input.model.toString());
         g.writeObjectFieldStart("config");
         g.writeNumberField("layers", config.layers());
         g.writeNumberField("hidden", config.hiddenSize());
@@ -256,7 +244,7 @@ final class TraceCommand implements Callable<Integer> {
             g.writeNullField("prediction");
         } else {
             g.writeObjectFieldStart("prediction");
-            g.writeStringField("text", CodePoints.substring(context, span.start(), span.end()));
+            g.writeStringField("text", CodePoints.substring(input.context, span.start(), span.end()));
             g.writeNumberField("start_token", span.startToken());
             g.writeNumberField("end_token", span.endToken());
             g.writeNumberField("score", span.score());

@@ -40,7 +40,7 @@ class AttentionCommandTest {
         Result result = ModelCommandsTest.run("attention", "--model", TINY, "--question", "w1 w2", "--context", "w3 w4 w5",
                 "--layer", "1", "--head", "3", "--out", one.toString());
         assertEquals(0, result.exitCode(), result.err());
-        assertTrue(result.out().startsWith("window 1 of 1 (8 tokens; context tokens [0, 3) of 3), the only one"), result.out());
+        assertTrue(result.out().startsWith("window 0 of 0..0 (8 tokens; context tokens [0, 3) of 3), the only one"), result.out());
         BufferedImage image = ImageIO.read(one.toFile());
         assertNotNull(image, "a PNG");
         assertTrue(image.getWidth() >= 8 * 32 && image.getWidth() < 1500, "width " + image.getWidth());
@@ -67,16 +67,16 @@ class AttentionCommandTest {
         Result result = ModelCommandsTest.run("attention", "--model", TINY, "--question", "w7 w8", "--context", longContext(),
                 "--max-seq-length", "24", "--doc-stride", "8", "--out", page.toString());
         assertEquals(0, result.exitCode(), result.err());
-        assertTrue(result.out().startsWith("window " + (best + 1) + " of " + windows + " ("),
+        assertTrue(result.out().startsWith("window " + best + " of 0.." + (windows - 1) + " ("),
                 result.out());
         assertTrue(result.out().contains("the one holding the best answer, \""), result.out());
         String html = Files.readString(page, StandardCharsets.UTF_8);
-        assertTrue(html.contains("tiny-qa  ·  window " + (best + 1) + " of " + windows), "the title names the window");
+        assertTrue(html.contains("tiny-qa  ·  window " + best + " of 0.." + (windows - 1)), "the title names the window");
 
         Result asked = ModelCommandsTest.run("attention", "--model", TINY, "--question", "w7 w8", "--context", longContext(),
-                "--max-seq-length", "24", "--doc-stride", "8", "--window", "2", "--out", page.toString());
+                "--max-seq-length", "24", "--doc-stride", "8", "--window", "1", "--out", page.toString());
         assertEquals(0, asked.exitCode(), asked.err());
-        assertTrue(asked.out().startsWith("window 2 of " + windows + " (24 tokens; context tokens ["), asked.out());
+        assertTrue(asked.out().startsWith("window 1 of 0.." + (windows - 1) + " (24 tokens; context tokens ["), asked.out());
         assertTrue(asked.out().contains("as asked"), asked.out());
     }
 
@@ -93,9 +93,9 @@ class AttentionCommandTest {
         assertOneLineError("--head -1 is out of range",
                 "attention", "--model", TINY, "--question", "w1", "--context", "w2 w3", "--out", dir.resolve("a.html").toString(),
                 "--head", "-1");
-        assertOneLineError("--window 2 is out of range 1..1 (the context makes 1 window)",
+        assertOneLineError("--window 1 is out of range 0..0 (the context makes 1 window)",
                 "attention", "--model", TINY, "--question", "w1", "--context", "w2 w3", "--out", dir.resolve("a.html").toString(),
-                "--window", "2");
+                "--window", "1");
         assertOneLineError("nothing/config.json",
                 "attention", "--model", dir.resolve("nothing").toString(), "--question", "w1", "--context", "w2 w3",
                 "--out", dir.resolve("a.png").toString());
