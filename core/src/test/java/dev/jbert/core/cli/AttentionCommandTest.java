@@ -25,14 +25,6 @@ class AttentionCommandTest {
     @TempDir
     Path dir;
 
-    /** 40 words: several 24-token windows. */
-    static String longContext() {
-        StringBuilder context = new StringBuilder();
-        for (int i = 0; i < 40; i++) {
-            context.append(i == 0 ? "" : " ").append("w").append(i);
-        }
-        return context.toString();
-    }
 
     @Test
     void drawsOneHeadOrAllHeadsAsPng() throws IOException {
@@ -58,13 +50,13 @@ class AttentionCommandTest {
 
     @Test
     void writesThePageForTheWindowOfTheBestAnswer() throws IOException {
-        Result answer = ModelCommandsTest.run("answer", "--model", TINY, "--question", "w7 w8", "--context", longContext(),
+        Result answer = ModelCommandsTest.run("answer", "--model", TINY, "--question", "w7 w8", "--context", ModelCommandsTest.LONG_CONTEXT,
                 "--json", "--max-seq-length", "24", "--doc-stride", "8");
         int best = new ObjectMapper().readTree(answer.out()).get("window").asInt();
         int windows = new ObjectMapper().readTree(answer.out()).get("windows").size();
 
         Path page = dir.resolve("attention.html");
-        Result result = ModelCommandsTest.run("attention", "--model", TINY, "--question", "w7 w8", "--context", longContext(),
+        Result result = ModelCommandsTest.run("attention", "--model", TINY, "--question", "w7 w8", "--context", ModelCommandsTest.LONG_CONTEXT,
                 "--max-seq-length", "24", "--doc-stride", "8", "--out", page.toString());
         assertEquals(0, result.exitCode(), result.err());
         assertTrue(result.out().startsWith("window " + best + " of 0.." + (windows - 1) + " ("),
@@ -73,7 +65,7 @@ class AttentionCommandTest {
         String html = Files.readString(page, StandardCharsets.UTF_8);
         assertTrue(html.contains("tiny-qa  ·  window " + best + " of 0.." + (windows - 1)), "the title names the window");
 
-        Result asked = ModelCommandsTest.run("attention", "--model", TINY, "--question", "w7 w8", "--context", longContext(),
+        Result asked = ModelCommandsTest.run("attention", "--model", TINY, "--question", "w7 w8", "--context", ModelCommandsTest.LONG_CONTEXT,
                 "--max-seq-length", "24", "--doc-stride", "8", "--window", "1", "--out", page.toString());
         assertEquals(0, asked.exitCode(), asked.err());
         assertTrue(asked.out().startsWith("window 1 of 0.." + (windows - 1) + " (24 tokens; context tokens ["), asked.out());

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.IntStream;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,6 +22,9 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code answer}, {@code bench} and {@code convert} as a user runs them, on the tiny fixture model. */
 class ModelCommandsTest {
     static final Path TINY = Path.of("src/test/resources/fixtures/tiny-qa");
+
+    /** "w0 w1 ... w39" in the tiny model's vocabulary: several 24-token windows at stride 8. */
+    static final String LONG_CONTEXT = String.join(" ", IntStream.range(0, 40).mapToObj(i -> "w" + i).toList());
 
     @TempDir
     Path dir;

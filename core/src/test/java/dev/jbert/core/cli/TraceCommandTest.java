@@ -20,14 +20,6 @@ class TraceCommandTest {
     @TempDir
     Path dir;
 
-    /** "w0 w1 ... w39": several 24-token windows at stride 8. */
-    static String longContext() {
-        StringBuilder context = new StringBuilder();
-        for (int i = 0; i < 40; i++) {
-            context.append(i == 0 ? "" : " ").append("w").append(i);
-        }
-        return context.toString();
-    }
 
     static Result trace(String... args) {
         List<String> all = new ArrayList<>(List.of("trace", "--model", TINY, "--device", "cpu"));
@@ -77,7 +69,7 @@ class TraceCommandTest {
 
     @Test
     void anAnswerPicksTheWindowHoldingItAndLabelsItsTokens() throws IOException {
-        Result result = trace("--question", "w1", "--context", longContext(), "--answer", "w30 w31", "--backward",
+        Result result = trace("--question", "w1", "--context", ModelCommandsTest.LONG_CONTEXT, "--answer", "w30 w31", "--backward",
                 "--json", "--max-seq-length", "24", "--doc-stride", "8");
         assertEquals(0, result.exitCode(), result.err());
         JsonNode json = new ObjectMapper().readTree(result.out());
@@ -88,7 +80,7 @@ class TraceCommandTest {
         assertEquals("w30", tokens.get(json.get("gold").get("start_token").asInt()).asText());
         assertEquals("w31", tokens.get(json.get("gold").get("end_token").asInt()).asText());
 
-        Result wrongWindow = trace("--question", "w1", "--context", longContext(), "--answer", "w30", "--backward",
+        Result wrongWindow = trace("--question", "w1", "--context", ModelCommandsTest.LONG_CONTEXT, "--answer", "w30", "--backward",
                 "--window", "0", "--max-seq-length", "24", "--doc-stride", "8");
         assertOneLineError(wrongWindow, "is not wholly inside window 0");
     }
