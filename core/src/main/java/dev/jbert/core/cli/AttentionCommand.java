@@ -69,12 +69,7 @@ final class AttentionCommand implements Callable<Integer> {
         if (!png && !name.endsWith(".html")) {
             throw new UserError("--out " + out + ": unknown kind of file (give a .png or a .html name)");
         }
-        Truncation truncation;
-        try {
-            truncation = input.truncation();
-        } catch (IllegalArgumentException e) {
-            throw new UserError(e.getMessage());
-        }
+        Truncation truncation = input.truncation(); // a TokenizerException is a one-line error
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         BertConfig config = BertConfig.read(input.model.resolve(ModelDirectory.CONFIG));
