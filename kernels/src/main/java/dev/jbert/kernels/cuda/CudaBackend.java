@@ -326,18 +326,20 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void add(Buffer a, Buffer b, Buffer out) {
-        CudaBuffer co = floats(out, -1, "out");
-        kernels.launch(ADD, grid(co.length()), 1, THREADS, 1, floats(a, co.length(), "a"), floats(b, co.length(), "b"),
-                co, (long) co.length());
-        afterOp("add");
+        elementwise(ADD, a, b, out, "add");
     }
 
     @Override
     public void subtract(Buffer a, Buffer b, Buffer out) {
+        elementwise(SUBTRACT, a, b, out, "subtract");
+    }
+
+    /** out = a op b element by element, one thread per element: the kernel decides the op. */
+    private void elementwise(Kernel kernel, Buffer a, Buffer b, Buffer out, String op) {
         CudaBuffer co = floats(out, -1, "out");
-        kernels.launch(SUBTRACT, grid(co.length()), 1, THREADS, 1, floats(a, co.length(), "a"), floats(b, co.length(), "b"),
+        kernels.launch(kernel, grid(co.length()), 1, THREADS, 1, floats(a, co.length(), "a"), floats(b, co.length(), "b"),
                 co, (long) co.length());
-        afterOp("subtract");
+        afterOp(op);
     }
 
     @Override
