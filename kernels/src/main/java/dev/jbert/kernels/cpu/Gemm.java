@@ -65,6 +65,12 @@ public final class Gemm {
     /** C[m][n] = alpha * op(A)[m][k] op(B)[k][n] + beta * C; see the class comment for layouts. */
     public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
                      float[] a, int aOffset, float[] b, int bOffset, float beta, float[] c, int cOffset) {
+        gemm(transA, transB, m, n, k, alpha, a, aOffset, b, bOffset, beta, c, cOffset, parallel.threads());
+    }
+
+    /** The same, its work split for {@code threads} threads (1 inside a parallelFor body). */
+    private void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                      float[] a, int aOffset, float[] b, int bOffset, float beta, float[] c, int cOffset, int threads) {
         if (m < 0 || n < 0 || k < 0) {
             throw new IllegalArgumentException("negative GEMM size " + m + " x " + n + " x " + k);
         }
@@ -75,7 +81,7 @@ public final class Gemm {
             scale(c, cOffset, m * n, beta);
             return;
         }
-        multiply(transA, transB, m, n, k, alpha, a, aOffset, b, bOffset, beta, c, cOffset);
+        multiply(transA, transB, m, n, k, alpha, a, aOffset, b, bOffset, beta, c, cOffset, threads);
     }
 
     /**
@@ -87,9 +93,10 @@ public final class Gemm {
                             float[] a, int aOffset, int strideA, float[] b, int bOffset, int strideB,
                             float beta, float[] c, int cOffset, int strideC, int batch) {
         if (batch >= BATCH_PER_THREAD * parallel.threads()) {
-            // a gemm inside a parallelFor body runs on its thread alone, with that thread's buffers
+            // each matrix on one thread, with that thread's buffers: planned for one thread, so that
+            // no block of A is packed twice for column chunks that would run one after the other anyway
             parallel.parallelFor(batch, i -> gemm(transA, transB, m, n, k, alpha, a, aOffset + i * strideA,
-                    b, bOffset + i * strideB, beta, c, cOffset + i * strideC));
+                    b, bOffset + i * strideB, beta, c, cOffset + i * strideC, 1));
         } else {
             for (int i = 0; i < batch; i++) {
                 gemm(transA, transB, m, n, k, alpha, a, aOffset + i * strideA,
@@ -98,15 +105,17 @@ public final class Gemm {
         }
     }
 
+    /** The blocked product for m, n, k > 0 and alpha != 0, its work split for {@code threads} threads. */
     private void multiply(boolean transA, boolean transB, int m, int n, int k, float alpha,
-                          float[] a, int aOffset, float[] b, int bOffset, float beta, float[] c, int cOffset) {
+                          float[] a, int aOffset, float[] b, int bOffset, float beta, float[] c, int cOffset, int threads) {
         float[] packedB = workspaces.get().packedB;  // the caller's, shared with the other threads
         int kBlocks = Math.ceilDiv(k, KC), kcStep = Math.ceilDiv(k, kBlocks);
-        int mBlocks = Math.ceilDiv(m, MC), threads = parallel.threads();
+        int mBlocks = Math.ceilDiv(m, MC);
         for (int j0 = 0; j0 < n; j0 += NC) {
             int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;
-            // too few row blocks to keep every thread busy (m small, n large): split the columns too
-            int nChunks = mBlocks >= 2 * threads ? 1 : Math.min(slivers, Math.ceilDiv(2 * threads, mBlocks));
+            // too few row blocks to keep every thread busy (m small, n large): split the columns too,
+            // at the price of packing each A block once per chunk (never worth it on one thread)
+            int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.min(slivers, Math.ceilDiv(2 * threads, mBlocks));
             int packChunks = Math.min(slivers, threads);
             for (int p0 = 0; p0 < k; p0 += kcStep) {
                 int kc = Math.min(kcStep, k - p0), pc = p0;
