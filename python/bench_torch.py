@@ -13,6 +13,7 @@ as installed, and with tcmalloc preloaded (PyTorch's CPU tuning guide).
 import argparse
 import json
 import os
+import resource
 import statistics
 import time
 
@@ -81,6 +82,8 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {b} x {t}")
     print("train step runs (s):", " ".join(f"{x:.2f}" for x in train_times))
     print("eval forward runs (s):", " ".join(f"{x:.2f}" for x in eval_times))
+    # ru_maxrss is in KiB on Linux; jbert bench prints its peak RSS the same way (VmHWM)
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6 * 1.024:.2f} GB")
     print(json.dumps(dict(train_step_s=round(train, 3), eval_forward_s=round(evaluate, 3),
                           threads=torch.get_num_threads())))
 

@@ -17,21 +17,28 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The machine's fp32 FMA peak on 2 threads: a register-bound loop of independent vector FMAs, no
- * memory traffic. One op is {@link #FLOPS_PER_OP} flops, summed over JMH's 2 threads, so
- * ops/s x FLOPS_PER_OP is the peak that {@link GemmBenchmark}'s GFLOP/s are compared with.
+ * memory traffic, on each of JMH's 2 threads. One op is {@link #FLOPS_PER_OP} flops on one thread,
+ * timed call by call like {@link GemmBenchmark}'s GEMMs; the 2-thread peak is twice one call's rate,
+ * since the loop touches no memory the two cores could share.
  */
 @State(Scope.Thread)
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Threads(2)
+@Threads(PeakFlopsBenchmark.THREADS)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
 public class PeakFlopsBenchmark {
     static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     static final int STEPS = 100_000;
     /** 16 accumulators x lanes x 2 flops (multiply and add) per step. */
     static final double FLOPS_PER_OP = (double) STEPS * 16 * SPECIES.length() * 2;
+    static final int THREADS = 2;
+
+    /** The 2-thread peak in GFLOP/s from the time of one call, in milliseconds. */
+    static double gflops(double millisPerCall) {
+        return THREADS * FLOPS_PER_OP / (millisPerCall * 1e-3) / 1e9;
+    }
 
     float x = 0.999f, y = 1e-6f;
 
