@@ -10,6 +10,7 @@ import dev.jbert.kernels.AdamW;
 import dev.jbert.tokenizer.Vocab;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.text.DecimalFormat;
 import java.util.List;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -110,7 +111,7 @@ public final class Trainer {
                 .setInitialMax(stepsThisEpoch)
                 .setStyle(ProgressBarStyle.ASCII)
                 .setUnit(" steps", 1)
-                .showSpeed()
+                .showSpeed(new DecimalFormat("0.00"))  // a CPU bert-base step takes ~20 s: "0.05", not ".0"
                 .setMaxRenderedLength(110)
                 .build()) {
             model.zeroGradients();
