@@ -79,10 +79,7 @@ final class AttentionCommand implements Callable<Integer> {
         }
         BertTokenizer tokenizer = new BertTokenizer(ModelDirectory.vocab(input.model, config));
         List<Window> windows = Answerer.windows(tokenizer, input.question, input.context, truncation);
-        if (window != null) {
-            checkRange("--window", window, 0, windows.size() - 1, "the context makes " + windows.size()
-                    + (windows.size() == 1 ? " window" : " windows"));
-        }
+        QuestionOptions.checkWindow(window, windows.size());
         AttentionMaps maps;
         try (Backend backend = deviceOptions.open(err, false)) {
             BertQa bert = WindowModel.load(input.model, backend, windows, err);

@@ -25,4 +25,12 @@ final class QuestionOptions {
     Truncation truncation() {
         return new Truncation(maxSeqLength, docStride);
     }
+
+    /** Checks a command's optional {@code --window} (counted from 0) against the windows the context makes. */
+    static void checkWindow(Integer window, int windows) {
+        if (window != null && (window < 0 || window >= windows)) {
+            throw new UserError("--window " + window + " is out of range 0.." + (windows - 1)
+                    + " (the context makes " + windows + (windows == 1 ? " window)" : " windows)"));
+        }
+    }
 }

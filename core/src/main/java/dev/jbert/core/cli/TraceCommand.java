@@ -123,10 +123,7 @@ final class TraceCommand implements Callable<Integer> {
     }
 
     private Target target(List<Window> windows) {
-        if (window != null && (window < 0 || window >= windows.size())) {
-            throw new UserError("--window " + window + ": the context makes " + windows.size() + " window(s), 0 .. "
-                    + (windows.size() - 1));
-        }
+        QuestionOptions.checkWindow(window, windows.size());
         if (answer != null) {
             return findAnswer(windows);
         }
