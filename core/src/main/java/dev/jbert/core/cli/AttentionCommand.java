@@ -1,6 +1,5 @@
 package dev.jbert.core.cli;
 
-import dev.jbert.core.model.Batch;
 import dev.jbert.core.model.BertConfig;
 import dev.jbert.core.model.BertQa;
 import dev.jbert.core.model.ModelDirectory;
@@ -87,11 +86,9 @@ final class AttentionCommand implements Callable<Integer> {
             Window drawn = windows.get(choice.index());
             stdout.println("window " + choice.index() + " of 0.." + (windows.size() - 1) + " (" + drawn.length()
                     + " tokens; context tokens " + contextRange(windows, drawn) + "), " + choice.why());
-            // one eval forward over this window alone: its probabilities are the model's last ones
-            Batch batch = Answerer.batchOf(List.of(drawn));
-            bert.forward(batch, null);
+            // one eval forward over this window alone
             String source = modelName() + "  ·  window " + choice.index() + " of 0.." + (windows.size() - 1);
-            maps = AttentionMaps.read(bert, batch, 0, drawn, tokenizer.vocab(), source);
+            maps = AttentionMaps.compute(bert, Answerer.batchOf(List.of(drawn)), 0, drawn, tokenizer.vocab(), source);
         }
         try {
             if (png) {

@@ -136,12 +136,8 @@ public final class BertQa {
             tap("qkvHeads (query)", layer, query(l.qkvHeads()), "B H T D");
             tap("qkvHeads (key)", layer, key(l.qkvHeads()), "B H T D");
             tap("qkvHeads (value)", layer, value(l.qkvHeads()), "B H T D");
-            // scores [B, H, T, T] = Q Kᵀ per (sequence, head) (the scale is applied in the softmax)
-            backend.gemmBatched(false, true, t, t, d, 1, query(l.qkvHeads()), key(l.qkvHeads()), 0, l.probs(), b * h);
-            tap("probs (scores)", layer, l.probs(), "B H T T");
-            backend.attentionSoftmaxForward(l.probs(), a.inputs().attentionMask(), l.probs(), b, h, t, attentionScale);
-            tap("probs", layer, l.probs(), "B H T T");
-            Buffer probs = attentionDropout(l.probs(), a.probsDropped(), layer);
+            attentionProbabilities(l, a, layer, false);
+            Buffer probs = attentionDropout(a.probs(), a.probsDropped(), layer);
             // context [B, H, T, D] = probs V per (sequence, head), then merge the heads: [B, T, H, D] = [N, C]
             backend.gemmBatched(false, false, t, d, t, 1, probs, value(l.qkvHeads()), 0, a.contextHeads(), b * h);
             tap("contextHeads", layer, a.contextHeads(), "B H T D");
@@ -160,9 +156,9 @@ public final class BertQa {
             // feed-forward: [N, C] -> [N, I] -> GELU -> [N, C], dropout, residual, LayerNorm
             linear(l.attentionNorm(), w.ffnInWeight(), w.ffnInBias(), l.ffnPre(), n, i, c);
             tap("ffnPre", layer, l.ffnPre(), "B T I");
-            backend.geluForward(l.ffnPre(), l.ffnGelu());
-            tap("ffnGelu", layer, l.ffnGelu(), "B T I");
-            linear(l.ffnGelu(), w.ffnOutWeight(), w.ffnOutBias(), a.dense(), n, c, i);
+            backend.geluForward(l.ffnPre(), a.ffnGelu());
+            tap("ffnGelu", layer, a.ffnGelu(), "B T I");
+            linear(a.ffnGelu(), w.ffnOutWeight(), w.ffnOutBias(), a.dense(), n, c, i);
             hiddenDropout(a.dense(), layer, Dropout.FFN_OUTPUT);
             tap("dense (ffn)", layer, a.dense(), "B T C");
             backend.add(a.dense(), l.attentionNorm(), l.outputSum());
@@ -209,18 +205,6 @@ public final class BertQa {
     public float[] endLogits() {
         float[] values = new float[views.logitsByPosition().length() / 2];
         backend.copyOut(endLogits(views), values);
-        return values;
-    }
-
-    /**
-     * The attention probabilities of one layer in the last forward, [B, H, T, T] row-major: row q of
-     * head h is where query token q attends (softmax over the keys, padding keys 0, before dropout).
-     * The forward keeps them for the backward anyway, so reading them costs nothing extra.
-     */
-    public float[] attentionProbabilities(int layer) {
-        Buffer probs = views.layers().get(layer).probs();
-        float[] values = new float[probs.length()];
-        backend.copyOut(probs, values);
         return values;
     }
 
@@ -278,8 +262,11 @@ public final class BertQa {
             tap("dSum (outputSum)", layer, a.dSum(), "B T C");
             dropoutOrCopy(a.dSum(), a.dDense(), config.hiddenDropout(), stream(layer, Dropout.FFN_OUTPUT));
             tap("dDense (ffn)", layer, a.dDense(), "B T C");
-            // feed-forward, in reverse: dGelu = dDense W2, GELU', dAttentionNorm += dFfn W1
-            linearBackward(a.dDense(), l.ffnGelu(), w.ffnOutWeight(), g.ffnOutWeight(), g.ffnOutBias(),
+            // feed-forward, in reverse: dGelu = dDense W2, GELU', dAttentionNorm += dFfn W1 (the GELU
+            // output, which W2's gradient needs, is recomputed rather than kept: see Activations.Layer)
+            backend.geluForward(l.ffnPre(), a.ffnGelu());
+            tap("ffnGelu (recomputed)", layer, a.ffnGelu(), "B T I");
+            linearBackward(a.dDense(), a.ffnGelu(), w.ffnOutWeight(), g.ffnOutWeight(), g.ffnOutBias(),
                     a.dFfn(), false, n, c, i);
             tap("dFfn (ffnGelu)", layer, a.dFfn(), "B T I");
             backend.geluBackward(l.ffnPre(), a.dFfn(), a.dFfn());
@@ -302,15 +289,17 @@ public final class BertQa {
             backend.swapMiddleAxes(a.dContext(), a.dContextHeads(), b, t, h, d);
             tap("dContextHeads", layer, a.dContextHeads(), "B H T D");
 
-            // context = dropout(probs) V: dV = dropout(probs)ᵀ dContext, dDropped = dContext Vᵀ
-            Buffer probs = attentionDropout(l.probs(), a.probsDropped(), layer);
+            // context = dropout(probs) V: dV = dropout(probs)ᵀ dContext, dDropped = dContext Vᵀ; the
+            // probabilities are recomputed from Q and K (bitwise the forward's: the same ops on the same inputs)
+            attentionProbabilities(l, a, layer, true);
+            Buffer probs = attentionDropout(a.probs(), a.probsDropped(), layer);
             backend.gemmBatched(true, false, t, d, t, 1, probs, a.dContextHeads(), 0, value(a.dQkvHeads()), b * h);
             tap("dQkvHeads (value)", layer, value(a.dQkvHeads()), "B H T D");
             backend.gemmBatched(false, true, t, t, d, 1, a.dContextHeads(), value(l.qkvHeads()), 0, a.dScores(), b * h);
             // through the attention dropout (same mask), then the softmax (scale included)
             dropoutOrCopy(a.dScores(), a.dScores(), config.attentionDropout(), stream(layer, Dropout.ATTENTION_PROBS));
             tap("dScores (probs)", layer, a.dScores(), "B H T T");
-            backend.attentionSoftmaxBackward(l.probs(), a.dScores(), a.dScores(), b, h, t, attentionScale);
+            backend.attentionSoftmaxBackward(a.probs(), a.dScores(), a.dScores(), b, h, t, attentionScale);
             tap("dScores", layer, a.dScores(), "B H T T");
             // scores = Q Kᵀ: dQ = dScores K, dK = dScoresᵀ Q
             backend.gemmBatched(false, false, t, d, t, 1, a.dScores(), key(l.qkvHeads()), 0, query(a.dQkvHeads()), b * h);
@@ -403,6 +392,22 @@ public final class BertQa {
         backend.gemm(true, false, out, in, rows, 1, dy, x, 1, dWeight);
         backend.biasBackward(dy, dBias, rows, out);
         backend.gemm(false, false, rows, in, out, 1, dy, weight, accumulate ? 1 : 0, dx);
+    }
+
+    /**
+     * One layer's attention probabilities into {@code a.probs()}: scores [B, H, T, T] = Q Kᵀ per
+     * (sequence, head), then the masked softmax, which applies the 1/√D scale. The forward runs it,
+     * and the backward again ({@code recomputed}) instead of keeping every layer's.
+     */
+    private void attentionProbabilities(Activations.Layer l, Activations.Views a, int layer, boolean recomputed) {
+        int b = batch.size();
+        int t = batch.tokens();
+        int h = config.heads();
+        backend.gemmBatched(false, true, t, t, config.headDim(), 1, query(l.qkvHeads()), key(l.qkvHeads()), 0,
+                a.probs(), b * h);
+        tap(recomputed ? "probs (scores, recomputed)" : "probs (scores)", layer, a.probs(), "B H T T");
+        backend.attentionSoftmaxForward(a.probs(), a.inputs().attentionMask(), a.probs(), b, h, t, attentionScale);
+        tap(recomputed ? "probs (recomputed)" : "probs", layer, a.probs(), "B H T T");
     }
 
     /** Dropout of the attention probabilities into {@code scratch}; in evaluation, the probabilities themselves. */

@@ -8,8 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The attention probabilities of every layer and head over one window, as the last forward pass
- * computed them, cut to the window's own tokens: {@code probabilities[layer][head]} is [L, L]
+ * The attention probabilities of every layer and head over one window, as an eval forward pass
+ * computes them, cut to the window's own tokens: {@code probabilities[layer][head]} is [L, L]
  * row-major, row q holding where query token q attends (each row sums to 1: padding keys get 0
  * from the softmax, so cutting them off loses nothing).
  *
@@ -22,21 +22,21 @@ public record AttentionMaps(String source, List<String> tokens, int[] tokenTypeI
                             float[][][] probabilities) {
 
     /**
-     * Reads sequence {@code sequence} of the model's last forward over {@code batch}, which holds
-     * {@code window} there (padding, if any, after it).
+     * Runs an eval forward of {@code model} over {@code batch}, which holds {@code window} as sequence
+     * {@code sequence} (padding, if any, after it), and keeps that window's maps.
      */
-    public static AttentionMaps read(BertQa model, Batch batch, int sequence, Window window, Vocab vocab, String source) {
+    public static AttentionMaps compute(BertQa model, Batch batch, int sequence, Window window, Vocab vocab, String source) {
+        float[][] all = forward(model, batch);
         int layers = model.config().layers();
         int heads = model.config().heads();
         int t = batch.tokens();
         int length = window.length();
         float[][][] probabilities = new float[layers][heads][length * length];
         for (int layer = 0; layer < layers; layer++) {
-            float[] all = model.attentionProbabilities(layer); // [B, H, T, T]
             for (int head = 0; head < heads; head++) {
                 for (int query = 0; query < length; query++) {
                     int from = ((sequence * heads + head) * t + query) * t;
-                    System.arraycopy(all, from, probabilities[layer][head], query * length, length);
+                    System.arraycopy(all[layer], from, probabilities[layer][head], query * length, length);
                 }
             }
         }
@@ -47,6 +47,27 @@ public record AttentionMaps(String source, List<String> tokens, int[] tokenTypeI
             special[i] = window.isSpecial(i);
         }
         return new AttentionMaps(source, List.copyOf(tokens), window.tokenTypeIds().clone(), special, probabilities);
+    }
+
+    /**
+     * An eval forward over {@code batch} that copies out every layer's attention probabilities,
+     * [layers][B, H, T, T], as the model computes them: it keeps no layer's for long (they are
+     * recomputed in the backward), so they are read through an observer while they exist.
+     */
+    static float[][] forward(BertQa model, Batch batch) {
+        float[][] probabilities = new float[model.config().layers()][];
+        model.observe((name, layer, values, shape, axes) -> {
+            if (name.equals("probs")) {
+                probabilities[layer] = new float[values.length()];
+                model.backend().copyOut(values, probabilities[layer]);
+            }
+        });
+        try {
+            model.forward(batch, null);
+        } finally {
+            model.observe(null);
+        }
+        return probabilities;
     }
 
     public int layers() {

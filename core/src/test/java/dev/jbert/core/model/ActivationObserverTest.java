@@ -109,6 +109,26 @@ class ActivationObserverTest {
         assertArrayEquals(denseAfter, find(seen, "dense (ffn)", 1).values());
         assertFalse(Arrays.equals(denseAfter, find(seen, "dense (ffn)", 0).values()));
         // and a stored activation is shown with the values it keeps
-        assertArrayEquals(read(views.layers().get(1).probs()), find(seen, "probs", 1).values());
+        assertArrayEquals(read(views.layers().get(1).ffnPre()), find(seen, "ffnPre", 1).values());
+    }
+
+    @Test
+    void theBackwardRecomputesExactlyWhatTheForwardDidNotKeep() {
+        List<Seen> seen = observe(() -> {
+            model.forward(batch, new Dropout(7, 3));
+            model.backward(1);
+        });
+        for (int layer = 0; layer < 2; layer++) {
+            float[] probs = find(seen, "probs", layer).values();
+            assertArrayEquals(probs, find(seen, "probs (recomputed)", layer).values(), "probs of layer " + layer);
+            assertArrayEquals(find(seen, "ffnGelu", layer).values(), find(seen, "ffnGelu (recomputed)", layer).values(),
+                    "ffnGelu of layer " + layer);
+            // with the same dropout mask, so the forward's context is rebuilt from the same dropped probabilities
+            int l = layer;
+            List<Seen> dropped = seen.stream().filter(s -> s.name().equals("probsDropped") && s.layer() == l).toList();
+            assertEquals(2, dropped.size(), "probsDropped of layer " + layer + ", forward and backward");
+            assertArrayEquals(dropped.get(0).values(), dropped.get(1).values(), "probsDropped of layer " + layer);
+            assertFalse(Arrays.equals(probs, find(seen, "probs", 1 - layer).values()), "the layers differ");
+        }
     }
 }

@@ -41,8 +41,7 @@ class AttentionMapsTest {
             ModelDirectory.Loaded loaded = ModelDirectory.load(TinyQaFixture.DIR, backend, 1, 40, 42);
             Window window = new BertTokenizer(loaded.vocab()).encodePair("w1 w2", "w3 w4 w5 w6 w7");
             Batch batch = Answerer.batchOf(List.of(window));
-            loaded.model().forward(batch, null);
-            return AttentionMaps.read(loaded.model(), batch, 0, window, loaded.vocab(), "tiny-qa");
+            return AttentionMaps.compute(loaded.model(), batch, 0, window, loaded.vocab(), "tiny-qa");
         }
     }
 
@@ -54,16 +53,16 @@ class AttentionMapsTest {
         Window shortWindow = windows.get(1);
         int length = shortWindow.length();
         assertTrue(length < t, "the second window is padded");
-        model.forward(padded, null);
         int heads = model.config().heads();
-        AttentionMaps first = AttentionMaps.read(model, padded, 0, windows.get(0), loaded.vocab(), "padded");
-        AttentionMaps second = AttentionMaps.read(model, padded, 1, shortWindow, loaded.vocab(), "padded");
+        AttentionMaps first = AttentionMaps.compute(model, padded, 0, windows.get(0), loaded.vocab(), "padded");
+        AttentionMaps second = AttentionMaps.compute(model, padded, 1, shortWindow, loaded.vocab(), "padded");
+        float[][] all = AttentionMaps.forward(model, padded);
         assertEquals(model.config().layers(), second.layers());
         assertEquals(heads, second.heads());
         assertEquals(length, second.length());
 
         for (int layer = 0; layer < model.config().layers(); layer++) {
-            float[] raw = model.attentionProbabilities(layer); // [B, H, T, T]
+            float[] raw = all[layer]; // [B, H, T, T]
             for (int head = 0; head < heads; head++) {
                 for (int query = 0; query < length; query++) {
                     int row = ((heads + head) * t + query) * t; // sequence 1
@@ -83,8 +82,7 @@ class AttentionMapsTest {
         // each window alone gives the same maps: the padding changed nothing, and the cut is at the right place
         for (int w = 0; w < 2; w++) {
             Batch alone = Answerer.batchOf(List.of(windows.get(w)));
-            model.forward(alone, null);
-            AttentionMaps expected = AttentionMaps.read(model, alone, 0, windows.get(w), loaded.vocab(), "alone");
+            AttentionMaps expected = AttentionMaps.compute(model, alone, 0, windows.get(w), loaded.vocab(), "alone");
             AttentionMaps actual = w == 0 ? first : second;
             for (int layer = 0; layer < expected.layers(); layer++) {
                 for (int head = 0; head < heads; head++) {
@@ -104,8 +102,7 @@ class AttentionMapsTest {
     void keepsTheWindowsTokensAndWhatKindTheyAre() {
         Window window = twoWindows(tokenizer).get(1); // [CLS] w12 [SEP] w13 w14 [SEP]
         Batch batch = Answerer.batchOf(List.of(window));
-        model.forward(batch, null);
-        AttentionMaps maps = AttentionMaps.read(model, batch, 0, window, loaded.vocab(), "tiny");
+        AttentionMaps maps = AttentionMaps.compute(model, batch, 0, window, loaded.vocab(), "tiny");
         assertEquals(List.of(Vocab.CLS, "w12", Vocab.SEP, "w13", "w14", Vocab.SEP), maps.tokens());
         assertEquals(List.of(true, false, true, false, false, true),
                 List.of(maps.special()[0], maps.special()[1], maps.special()[2], maps.special()[3], maps.special()[4],

@@ -13,7 +13,7 @@ import java.util.Arrays;
  *     for p0 in k by KC:                    beta applies on the first k block, later ones add to C
  *       pack op(B)[p0:p0+kc][j0:j0+nc]
  *       parallel for i0 in m by MC:         each thread packs its own A block (mc x kc), kept in L2
- *         pack op(A)[i0:i0+mc][p0:p0+kc]
+ *         pack op(A)[i0:i0+mc][p0:p0+kc]    (a transposed A of whole slivers is read in place instead)
  *         for each NR-column sliver of B:   sliver (kc x NR) stays in L1
  *           for each MR-row sliver of A:    microkernel: one MR x NR tile of C in registers
  * </pre>
@@ -42,6 +42,14 @@ public final class Gemm {
     static final int KC = 256;
     /** Columns of op(B) per packed block: the whole width of every bert-base GEMM (3072 at 16 lanes). */
     static final int NC = 96 * NR;
+    /**
+     * A transposed A is read in place, unpacked, when at most this many B slivers use each A block.
+     * In place, each pass over a sliver strides through kc rows m floats apart, which can map them
+     * to few L1 sets; packed, it is contiguous. Measured (2 threads, best calls): in place, attention's
+     * dV (384 x 64 x 384, 2 slivers) ran 118-146 GFLOP/s against about 1 packed, and the weight
+     * gradients (24-96 slivers) 0-20% slower, so they stay packed.
+     */
+    static final int IN_PLACE_SLIVERS = 4;
     /** Batched GEMMs run one matrix per task when there are at least this many per thread. */
     private static final int BATCH_PER_THREAD = 2;
 
@@ -125,26 +133,42 @@ public final class Gemm {
                 parallel.parallelFor(mBlocks * nChunks, task -> {
                     Workspace own = workspaces.get();
                     int i0 = task / nChunks * MC, mc = Math.min(MC, m - i0), chunk = task % nChunks;
-                    GemmPacking.packA(transA, a, aOffset, m, k, i0, mc, pc, kc, own.packedA);
-                    macroKernel(own, packedB, kc, mc, nc, chunk * slivers / nChunks, (chunk + 1) * slivers / nChunks,
-                            c, cOffset + i0 * n + jc, n, alpha, blockBeta);
+                    int first = chunk * slivers / nChunks, end = (chunk + 1) * slivers / nChunks;
+                    if (transA && mc % MR == 0 && end - first <= IN_PLACE_SLIVERS) {
+                        // A stored [k][m] already holds each sliver as packing would lay it out, MR
+                        // contiguous floats per p, only m apart instead of MR: read it in place. The copy
+                        // saved costs as much as the arithmetic when few B slivers share the block
+                        // (attention's dV and dK, n = 64); with many, packing wins (see IN_PLACE_SLIVERS)
+                        macroKernel(own, a, aOffset + pc * m + i0, 1, m, packedB, kc, mc, nc, first, end,
+                                c, cOffset + i0 * n + jc, n, alpha, blockBeta);
+                    } else {
+                        GemmPacking.packA(transA, a, aOffset, m, k, i0, mc, pc, kc, own.packedA);
+                        macroKernel(own, own.packedA, 0, kc, MR, packedB, kc, mc, nc, first, end,
+                                c, cOffset + i0 * n + jc, n, alpha, blockBeta);
+                    }
                 });
             }
         }
     }
 
-    /** C[mc][slivers firstSliver..endSliver of nc] at c[cAt] from a packed A block and B block. */
-    private void macroKernel(Workspace own, float[] packedB, int kc, int mc, int nc, int firstSliver, int endSliver,
+    /**
+     * C[mc][slivers firstSliver..endSliver of nc] at c[cAt] from an A block and a packed B block. Row r
+     * of the A block starts at {@code aData[aAt + r * aRowStep]} and steps {@code aStep} floats per p:
+     * (kc, MR) for a packed block, (1, m) for a transposed A read in place.
+     */
+    private void macroKernel(Workspace own, float[] aData, int aAt, int aRowStep, int aStep, float[] packedB,
+                             int kc, int mc, int nc, int firstSliver, int endSliver,
                              float[] c, int cAt, int ldc, float alpha, float beta) {
-        float[] packedA = own.packedA;
         for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
             int cols = Math.min(NR, nc - s);
             for (int r = 0; r < mc; r += MR) {
                 int rows = Math.min(MR, mc - r), at = cAt + r * ldc + s;
                 if (simd) {
-                    GemmKernel.tile(kc, packedA, r * kc, packedB, s * kc, c, at, ldc, rows, cols, alpha, beta, own.tile);
+                    GemmKernel.tile(kc, aData, aAt + r * aRowStep, aStep, packedB, s * kc, c, at, ldc, rows, cols,
+                            alpha, beta, own.tile);
                 } else {
-                    GemmKernel.tileScalar(kc, packedA, r * kc, packedB, s * kc, c, at, ldc, rows, cols, alpha, beta, own.tile);
+                    GemmKernel.tileScalar(kc, aData, aAt + r * aRowStep, aStep, packedB, s * kc, c, at, ldc, rows, cols,
+                            alpha, beta, own.tile);
                 }
             }
         }

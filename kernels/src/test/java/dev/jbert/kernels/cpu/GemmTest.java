@@ -91,7 +91,9 @@ class GemmTest {
     @Test
     void allTransposesAtOddSizes() {
         int[][] sizes = {{1, 1, 1}, {1, 37, 5}, {29, 1, 7}, {5, 6, 1}, {13, 33, 17}, {12, 32, 16}, {11, 31, 15},
-                {Gemm.MC + 1, GemmKernel.NR * 3 - 1, 40}, {Gemm.MC - 1, 65, Gemm.KC + 1}, {13, 33, 2 * Gemm.KC + 3}};
+                {Gemm.MC + 1, GemmKernel.NR * 3 - 1, 40}, {Gemm.MC - 1, 65, Gemm.KC + 1}, {13, 33, 2 * Gemm.KC + 3},
+                // transposed A is read in place in blocks of whole MR-row slivers, packed otherwise: both at once
+                {Gemm.MC + 2 * GemmKernel.MR, GemmKernel.NR + 5, Gemm.KC + 7}, {3 * GemmKernel.MR, 2 * GemmKernel.NR, 11}};
         long seed = 1;
         for (int[] s : sizes) {
             for (int t = 0; t < 4; t++) {
