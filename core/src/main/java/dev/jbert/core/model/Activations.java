@@ -7,13 +7,14 @@ import java.util.List;
 
 /**
  * Every buffer the forward and backward passes use, allocated once at the largest batch
- * ({@code maxBatch x maxTokens}) and viewed at the current batch's exact shape.
+ * ({@code maxBatch x maxTokens}), as slices of one float buffer, and viewed at the current batch's
+ * exact shape.
  *
  * <p>Batches are padded only to their longest window (dynamic padding), so the token count
  * changes from step to step. {@link #shape} re-slices the same memory instead of allocating:
  * nothing is allocated inside a training step. The views are built by one method,
- * {@link #build}, run once with an allocating {@link Sizer} and afterwards with a slicing one, so
- * the list of buffers is written exactly once.
+ * {@link #build}, run once with a counting {@link Sizer}, once with an allocating one and afterwards
+ * with slicing ones, so the list of buffers is written exactly once.
  *
  * <p>Shapes: B batch, T tokens, N = B T, C hidden, H heads, D = C / H, I intermediate.
  */
@@ -83,12 +84,15 @@ final class Activations {
             Buffer dLogits,           // [N, 2]
             Buffer dLogitsByPosition) {} // [2, N]
 
-    /** Hands out buffers in a fixed order: allocating them, or slicing the ones allocated. */
+    /** Hands out buffers in a fixed order: counting them, allocating them, or slicing the ones allocated. */
     private interface Sizer {
         Buffer floats(int length);
 
         Buffer ints(int length);
     }
+
+    /** The most floats in one arena (4 GB): well under the largest Java array. */
+    private static final long ARENA_FLOATS = 1L << 30;
 
     private final BertConfig config;
     private final int maxBatch;
@@ -102,10 +106,44 @@ final class Activations {
         this.config = config;
         this.maxBatch = maxBatch;
         this.maxTokens = maxTokens;
-        this.views = build(new Sizer() {
+        // the float buffers are slices of a few large allocations (arenas), planned by a first pass
+        // that only counts: on the CPU each would otherwise be an array of its own, and the JVM rounds
+        // every large array up to whole heap regions (G1's 16 MB here), 0.6 GB of padding at
+        // bert-base's 8 x 384, which fits one arena
+        List<Long> arenaSizes = new ArrayList<>();
+        build(new Sizer() {
             @Override
             public Buffer floats(int length) {
-                Buffer buffer = backend.allocateFloats(length);
+                long size = aligned(length);
+                if (arenaSizes.isEmpty() || arenaSizes.getLast() + size > ARENA_FLOATS) {
+                    arenaSizes.add(size);
+                } else {
+                    arenaSizes.set(arenaSizes.size() - 1, arenaSizes.getLast() + size);
+                }
+                return null;
+            }
+
+            @Override
+            public Buffer ints(int length) {
+                return null;
+            }
+        }, maxBatch, maxTokens);
+        List<Buffer> arenas = new ArrayList<>();
+        for (long size : arenaSizes) {
+            arenas.add(backend.allocateFloats((int) size));
+        }
+        long[] used = {0};
+        this.views = build(new Sizer() {
+            // the same walk as the counting pass: a buffer that does not fit the current arena opens the next
+            @Override
+            public Buffer floats(int length) {
+                long size = aligned(length);
+                if (used[0] + size > arenas.getFirst().length()) {
+                    arenas.removeFirst();
+                    used[0] = 0;
+                }
+                Buffer buffer = arenas.getFirst().slice((int) used[0], length);
+                used[0] += size;
                 storage.add(buffer);
                 return buffer;
             }
@@ -119,6 +157,11 @@ final class Activations {
         }, maxBatch, maxTokens);
         this.batch = maxBatch;
         this.tokens = maxTokens;
+    }
+
+    /** A slice's length rounded up to 64 floats (256 bytes), so that every slice starts aligned for the GPU's vector loads. */
+    private static long aligned(int length) {
+        return (length + 63L) / 64 * 64;
     }
 
     int maxBatch() {
