@@ -13,7 +13,7 @@ import java.util.Arrays;
  *     for p0 in k by KC:                    beta applies on the first k block, later ones add to C
  *       pack op(B)[p0:p0+kc][j0:j0+nc]
  *       parallel for i0 in m by MC:         each thread packs its own A block (mc x kc), kept in L2
- *         pack op(A)[i0:i0+mc][p0:p0+kc]    (a transposed A of whole slivers is read in place instead)
+ *         pack op(A)[i0:i0+mc][p0:p0+kc]    (or read a transposed A in place: see IN_PLACE_SLIVERS)
  *         for each NR-column sliver of B:   sliver (kc x NR) stays in L1
  *           for each MR-row sliver of A:    microkernel: one MR x NR tile of C in registers
  * </pre>
@@ -45,9 +45,9 @@ public final class Gemm {
     /**
      * A transposed A is read in place, unpacked, when at most this many B slivers use each A block.
      * In place, each pass over a sliver strides through kc rows m floats apart, which can map them
-     * to few L1 sets; packed, it is contiguous. Measured (2 threads, best calls): in place, attention's
-     * dV (384 x 64 x 384, 2 slivers) ran 118-146 GFLOP/s against about 1 packed, and the weight
-     * gradients (24-96 slivers) 0-20% slower, so they stay packed.
+     * to few L1 sets; packed, it is contiguous. Measured (2 threads, best calls, old and new code
+     * alternating): in place, attention's dV (96 of 384 x 64 x 384, 2 slivers) ran 134-146 GFLOP/s
+     * against 77-92 packed, and the weight gradients (24-96 slivers) 0-20% slower, so they stay packed.
      */
     static final int IN_PLACE_SLIVERS = 4;
     /** Batched GEMMs run one matrix per task when there are at least this many per thread. */
