@@ -98,11 +98,17 @@ final class Activations {
     private final int maxBatch;
     private final int maxTokens;
     private final List<Buffer> storage = new ArrayList<>();
+    private final int arenaCount;
     private Views views;
     private int batch = -1;
     private int tokens = -1;
 
     Activations(Backend backend, BertConfig config, int maxBatch, int maxTokens) {
+        this(backend, config, maxBatch, maxTokens, ARENA_FLOATS);
+    }
+
+    /** The same with arenas of at most {@code arenaFloats} floats each (a small cap tests the split). */
+    Activations(Backend backend, BertConfig config, int maxBatch, int maxTokens, long arenaFloats) {
         this.config = config;
         this.maxBatch = maxBatch;
         this.maxTokens = maxTokens;
@@ -115,7 +121,7 @@ final class Activations {
             @Override
             public Buffer floats(int length) {
                 long size = aligned(length);
-                if (arenaSizes.isEmpty() || arenaSizes.getLast() + size > ARENA_FLOATS) {
+                if (arenaSizes.isEmpty() || arenaSizes.getLast() + size > arenaFloats) {
                     arenaSizes.add(size);
                 } else {
                     arenaSizes.set(arenaSizes.size() - 1, arenaSizes.getLast() + size);
@@ -128,6 +134,7 @@ final class Activations {
                 return null;
             }
         }, maxBatch, maxTokens);
+        this.arenaCount = arenaSizes.size();
         List<Buffer> arenas = new ArrayList<>();
         for (long size : arenaSizes) {
             arenas.add(backend.allocateFloats((int) size));
@@ -162,6 +169,16 @@ final class Activations {
     /** A slice's length rounded up to 64 floats (256 bytes), so that every slice starts aligned for the GPU's vector loads. */
     private static long aligned(int length) {
         return (length + 63L) / 64 * 64;
+    }
+
+    /** Every buffer at the largest shape, in allocation order (for tests). */
+    List<Buffer> buffers() {
+        return List.copyOf(storage);
+    }
+
+    /** How many allocations the float buffers are slices of (for tests). */
+    int arenaCount() {
+        return arenaCount;
     }
 
     int maxBatch() {

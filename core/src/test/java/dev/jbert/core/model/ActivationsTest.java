@@ -1,0 +1,47 @@
+package dev.jbert.core.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jbert.kernels.Backend;
+import dev.jbert.kernels.Buffer;
+import dev.jbert.kernels.cpu.CpuBackend;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Activations' float buffers are slices of arenas: they must never overlap, in one arena or several. */
+class ActivationsTest {
+    private final BertConfig config = BertConfig.read(TinyQaFixture.DIR.resolve("config.json"));
+
+    @Test
+    void buffersNeverOverlapInOneArenaOrMany() {
+        try (Backend backend = new CpuBackend(1, true)) {
+            // the tiny model's largest buffer at 3 x 13 is 3744 floats, so a cap of 4096 forces many arenas
+            for (long cap : new long[] {1L << 30, 4096}) {
+                Activations activations = new Activations(backend, config, 3, 13, cap);
+                assertEquals(cap == 4096, activations.arenaCount() > 1, "arenas: " + activations.arenaCount());
+                assertOwnValues(backend, activations.buffers());
+                // re-sliced for a smaller batch, the views are still disjoint
+                Activations.Views small = activations.shape(2, 7);
+                assertOwnValues(backend, List.of(small.probs(), small.probsDropped(), small.dScores(), small.ffnGelu(),
+                        small.dFfn(), small.layers().get(0).qkvHeads(), small.layers().get(1).output()));
+            }
+        }
+    }
+
+    /** Fills float buffer k with k, then checks that each still holds only its own k. */
+    private static void assertOwnValues(Backend backend, List<Buffer> buffers) {
+        List<Buffer> floats = buffers.stream().filter(b -> b.type() == Buffer.Type.FLOAT32).toList();
+        assertTrue(floats.size() > 5);
+        for (int k = 0; k < floats.size(); k++) {
+            backend.fill(floats.get(k), k);
+        }
+        for (int k = 0; k < floats.size(); k++) {
+            float[] values = new float[floats.get(k).length()];
+            backend.copyOut(floats.get(k), values);
+            for (int i = 0; i < values.length; i++) {
+                assertEquals(k, values[i], "buffer " + k + " at " + i + " was written through another buffer");
+            }
+        }
+    }
+}
