@@ -3,12 +3,13 @@ package dev.jbert.core.model;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 
 /**
  * Every buffer the forward and backward passes use, allocated once at the largest batch
- * ({@code maxBatch x maxTokens}), as slices of one float buffer, and viewed at the current batch's
- * exact shape.
+ * ({@code maxBatch x maxTokens}), the float ones as slices of one large allocation (a few for very
+ * large batches), and viewed at the current batch's exact shape.
  *
  * <p>Batches are padded only to their longest window (dynamic padding), so the token count
  * changes from step to step. {@link #shape} re-slices the same memory instead of allocating:
@@ -91,6 +92,9 @@ final class Activations {
         Buffer ints(int length);
     }
 
+    /** Where the first pass put a float buffer: which arena, and how many floats into it. */
+    private record Placement(int arena, long offset) {}
+
     /** The most floats in one arena (4 GB): well under the largest Java array. */
     private static final long ARENA_FLOATS = 1L << 30;
 
@@ -112,20 +116,22 @@ final class Activations {
         this.config = config;
         this.maxBatch = maxBatch;
         this.maxTokens = maxTokens;
-        // the float buffers are slices of a few large allocations (arenas), planned by a first pass
+        // the float buffers are slices of a few large allocations (arenas), placed by a first pass
         // that only counts: on the CPU each would otherwise be an array of its own, and the JVM rounds
         // every large array up to whole heap regions (G1's 16 MB here), 0.6 GB of padding at
         // bert-base's 8 x 384, which fits one arena
         List<Long> arenaSizes = new ArrayList<>();
+        List<Placement> placements = new ArrayList<>();
         build(new Sizer() {
             @Override
             public Buffer floats(int length) {
                 long size = aligned(length);
                 if (arenaSizes.isEmpty() || arenaSizes.getLast() + size > arenaFloats) {
-                    arenaSizes.add(size);
-                } else {
-                    arenaSizes.set(arenaSizes.size() - 1, arenaSizes.getLast() + size);
+                    arenaSizes.add(0L); // this buffer opens the next arena
                 }
+                int arena = arenaSizes.size() - 1;
+                placements.add(new Placement(arena, arenaSizes.get(arena)));
+                arenaSizes.set(arena, arenaSizes.get(arena) + size);
                 return null;
             }
 
@@ -134,23 +140,14 @@ final class Activations {
                 return null;
             }
         }, maxBatch, maxTokens);
-        this.arenaCount = arenaSizes.size();
-        List<Buffer> arenas = new ArrayList<>();
-        for (long size : arenaSizes) {
-            arenas.add(backend.allocateFloats((int) size));
-        }
-        long[] used = {0};
+        List<Buffer> arenas = arenaSizes.stream().map(size -> backend.allocateFloats(Math.toIntExact(size))).toList();
+        this.arenaCount = arenas.size();
+        Iterator<Placement> next = placements.iterator();
         this.views = build(new Sizer() {
-            // the same walk as the counting pass: a buffer that does not fit the current arena opens the next
             @Override
             public Buffer floats(int length) {
-                long size = aligned(length);
-                if (used[0] + size > arenas.getFirst().length()) {
-                    arenas.removeFirst();
-                    used[0] = 0;
-                }
-                Buffer buffer = arenas.getFirst().slice((int) used[0], length);
-                used[0] += size;
+                Placement at = next.next();
+                Buffer buffer = arenas.get(at.arena()).slice(Math.toIntExact(at.offset()), length);
                 storage.add(buffer);
                 return buffer;
             }

@@ -38,9 +38,10 @@ final class GemmKernel {
     /**
      * C[rows][cols] at {@code c[cAt]} (row stride ldc) = alpha * A-sliver . B-sliver + beta * C, for
      * rows <= MR and cols <= NR. The A sliver holds MR contiguous floats per p, {@code aStep} floats
-     * apart: MR when packed, or the row length of a transposed A read in place (see {@link Gemm}). The accumulators go through {@code tile} (MR * NR floats, in L1) to
-     * C: a helper taking vectors as arguments would not always be inlined into this large method, and
-     * vectors passed across a call are boxed (that cost 50x). A partial tile is computed whole
+     * apart: MR when packed, or the row length of a transposed A read in place (see {@link Gemm}).
+     * The accumulators go through {@code tile} (MR * NR floats, in L1) to C: a helper taking vectors
+     * as arguments would not always be inlined into this large method, and vectors passed across a
+     * call are boxed (that cost 50x). A partial tile is computed whole
      * (packing pads with zeros) and only its valid part is written.
      */
     static void tile(int kc, float[] ap, int aAt, int aStep, float[] bp, int bAt,
