@@ -190,34 +190,42 @@ public final class SafeTensorsReader implements AutoCloseable {
 
     /** Reads a tensor, converted to float, into {@code target} at {@code offset}. */
     public void read(String name, float[] target, int offset) {
-        TensorInfo info = tensors.get(name);
-        if (info == null) {
-            throw error(file, "has no tensor " + name);
-        }
-        if (!info.type().isReadable()) {
-            throw error(file, "tensor " + name + " is " + info.type() + "; jbert reads F32, F16, BF16 and F64");
-        }
-        long count = info.elements();
+        long count = readable(name).elements();
         if (count > target.length - offset) {
             throw new IllegalArgumentException("tensor " + name + " has " + count + " elements, target has room for "
                     + (target.length - offset));
         }
-        MemorySegment bytes = data.asSlice(info.begin(), info.end() - info.begin());
-        int n = (int) count;
+        read(name, 0, target, offset, (int) count);
+    }
+
+    /** A tensor's elements, converted to float, a range at a time (see {@link FloatSource}). */
+    public FloatSource source(String name) {
+        readable(name);
+        return (first, into, count) -> read(name, first, into, 0, count);
+    }
+
+    /** Elements {@code [first, first + count)} of a tensor, converted to float, into {@code target} at {@code offset}. */
+    private void read(String name, long first, float[] target, int offset, int count) {
+        TensorInfo info = tensors.get(name);
+        if (first < 0 || count < 0 || first + count > info.elements()) {
+            throw new IllegalArgumentException("elements " + first + " .. " + (first + count) + " of tensor " + name
+                    + ", which has " + info.elements());
+        }
+        MemorySegment bytes = data.asSlice(info.begin() + first * info.type().bytes(), (long) count * info.type().bytes());
         switch (info.type()) {
-            case F32 -> MemorySegment.copy(bytes, FLOAT, 0, target, offset, n);
+            case F32 -> MemorySegment.copy(bytes, FLOAT, 0, target, offset, count);
             case F64 -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = 0; i < count; i++) {
                     target[offset + i] = (float) bytes.getAtIndex(DOUBLE, i);
                 }
             }
             case F16 -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = 0; i < count; i++) {
                     target[offset + i] = Float.float16ToFloat(bytes.getAtIndex(SHORT, i));
                 }
             }
             case BF16 -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = 0; i < count; i++) {
                     // bfloat16 is the top half of a float32
                     target[offset + i] = Float.intBitsToFloat(bytes.getAtIndex(SHORT, i) << 16);
                 }
@@ -226,13 +234,21 @@ public final class SafeTensorsReader implements AutoCloseable {
         }
     }
 
-    /** Reads a whole tensor as a new float array. */
-    public float[] read(String name) {
+    /** The tensor's entry, once it is known to exist and to have a type jbert converts to float. */
+    private TensorInfo readable(String name) {
         TensorInfo info = tensors.get(name);
         if (info == null) {
             throw error(file, "has no tensor " + name);
         }
-        float[] values = new float[Math.toIntExact(info.elements())];
+        if (!info.type().isReadable()) {
+            throw error(file, "tensor " + name + " is " + info.type() + "; jbert reads F32, F16, BF16 and F64");
+        }
+        return info;
+    }
+
+    /** Reads a whole tensor as a new float array. */
+    public float[] read(String name) {
+        float[] values = new float[Math.toIntExact(readable(name).elements())];
         read(name, values, 0);
         return values;
     }

@@ -14,19 +14,28 @@ import java.util.Map;
  * {@code from_pretrained} load, atomically (see {@link AtomicFiles}).
  */
 public final class SafeTensorsWriter {
-    /** One tensor to write: its name, its shape and its values in row-major order. */
-    public record Tensor(String name, long[] shape, float[] values) {
-        public Tensor {
+    /** One tensor to write: its name, its shape and its values in row-major order, read a chunk at a time. */
+    public record Tensor(String name, long[] shape, FloatSource values) {
+        /** A tensor whose values are already in an array. */
+        public Tensor(String name, long[] shape, float[] values) {
+            this(name, shape, FloatSource.of(values));
+            if (elements() != values.length) {
+                throw new IllegalArgumentException("tensor " + name + ": " + values.length
+                        + " values for a shape of " + elements() + " elements");
+            }
+        }
+
+        public long elements() {
             long elements = 1;
             for (long dim : shape) {
                 elements *= dim;
             }
-            if (elements != values.length) {
-                throw new IllegalArgumentException("tensor " + name + ": " + values.length
-                        + " values for a shape of " + elements + " elements");
-            }
+            return elements;
         }
     }
+
+    /** Floats written per chunk (256 KB): small enough never to be a humongous G1 object. */
+    private static final int CHUNK = 1 << 16;
 
     private SafeTensorsWriter() {}
 
@@ -45,7 +54,7 @@ public final class SafeTensorsWriter {
             for (long dim : tensor.shape()) {
                 shape.add(dim);
             }
-            long bytes = 4L * tensor.values().length;
+            long bytes = 4L * tensor.elements();
             entry.putArray("data_offsets").add(offset).add(offset + bytes);
             offset += bytes;
         }
@@ -63,18 +72,18 @@ public final class SafeTensorsWriter {
             while (prefix.hasRemaining()) {
                 channel.write(prefix);
             }
-            ByteBuffer chunk = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+            float[] values = new float[CHUNK];
+            ByteBuffer chunk = ByteBuffer.allocate(4 * CHUNK).order(ByteOrder.LITTLE_ENDIAN);
             for (Tensor tensor : tensors) {
-                float[] values = tensor.values();
-                for (int i = 0; i < values.length; ) {
+                for (long first = 0; first < tensor.elements(); first += CHUNK) {
+                    int n = (int) Math.min(CHUNK, tensor.elements() - first);
+                    tensor.values().read(first, values, n);
                     chunk.clear();
-                    int n = Math.min(values.length - i, chunk.capacity() / 4);
-                    chunk.asFloatBuffer().put(values, i, n);
+                    chunk.asFloatBuffer().put(values, 0, n);
                     chunk.limit(4 * n);
                     while (chunk.hasRemaining()) {
                         channel.write(chunk);
                     }
-                    i += n;
                 }
             }
         });

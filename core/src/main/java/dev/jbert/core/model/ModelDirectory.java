@@ -1,6 +1,7 @@
 package dev.jbert.core.model;
 
 import dev.jbert.core.io.AtomicFiles;
+import dev.jbert.core.io.FloatSource;
 import dev.jbert.core.io.ModelFileException;
 import dev.jbert.core.io.SafeTensorsReader;
 import dev.jbert.core.io.SafeTensorsWriter;
@@ -92,7 +93,7 @@ public final class ModelDirectory {
         Buffer all = model.parameters().all();
         for (ParameterLayout.Tensor tensor : model.layout().tensors()) {
             String fileName = fileNames.get(tensor.name());
-            float[] values;
+            FloatSource values;
             if (fileName == null) {
                 if (!tensor.name().startsWith("qa_outputs.")) {
                     throw new ModelFileException(reader.file() + ": missing tensor " + tensor.name());
@@ -105,9 +106,9 @@ public final class ModelDirectory {
                     throw new ModelFileException(reader.file() + ": tensor " + fileName + " has shape "
                             + Arrays.toString(shape) + ", the config needs " + Arrays.toString(tensor.shape()));
                 }
-                values = reader.read(fileName);
+                values = reader.source(fileName);
             }
-            backend.copyIn(values, all.slice(tensor.offset(), tensor.size()));
+            BufferTransfer.copyIn(backend, values, all.slice(tensor.offset(), tensor.size()));
         }
         if (!initialized.isEmpty()) {
             notes.add("no QA head in " + reader.file() + ": initialized " + String.join(" and ", initialized)
@@ -140,8 +141,8 @@ public final class ModelDirectory {
         BertQa model = new BertQa(backend, config, maxBatch, maxTokens);
         SplittableRandom random = new SplittableRandom(seed);
         for (ParameterLayout.Tensor tensor : model.layout().tensors()) {
-            float[] values = ParameterInit.initialValues(tensor, config.initializerRange(), random);
-            backend.copyIn(values, model.parameters().all().slice(tensor.offset(), tensor.size()));
+            BufferTransfer.copyIn(backend, ParameterInit.initialValues(tensor, config.initializerRange(), random),
+                    model.parameters().all().slice(tensor.offset(), tensor.size()));
         }
         return model;
     }
@@ -151,10 +152,8 @@ public final class ModelDirectory {
         List<SafeTensorsWriter.Tensor> tensors = new ArrayList<>();
         Buffer all = model.parameters().all();
         for (ParameterLayout.Tensor tensor : model.layout().tensors()) {
-            float[] values = new float[tensor.size()];
-            model.backend().copyOut(all.slice(tensor.offset(), tensor.size()), values);
-            tensors.add(new SafeTensorsWriter.Tensor(tensor.name(),
-                    Arrays.stream(tensor.shape()).asLongStream().toArray(), values));
+            tensors.add(new SafeTensorsWriter.Tensor(tensor.name(), Arrays.stream(tensor.shape()).asLongStream().toArray(),
+                    BufferTransfer.copyOut(model.backend(), all.slice(tensor.offset(), tensor.size()))));
         }
         write(directory, model.config(), tensors, vocab);
     }

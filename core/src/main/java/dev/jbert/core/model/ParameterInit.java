@@ -1,5 +1,6 @@
 package dev.jbert.core.model;
 
+import dev.jbert.core.io.FloatSource;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -12,21 +13,26 @@ import java.util.SplittableRandom;
 final class ParameterInit {
     private ParameterInit() {}
 
-    /** Initial values of one tensor, drawn from {@code random} when it is a weight. */
-    static float[] initialValues(ParameterLayout.Tensor tensor, float initializerRange, SplittableRandom random) {
-        float[] values = new float[tensor.size()];
+    /**
+     * Initial values of one tensor, drawn from {@code random} when it is a weight. The draws happen
+     * as the source is read, element by element in order, so a tensor read in chunks gets the same
+     * values as one read whole.
+     */
+    static FloatSource initialValues(ParameterLayout.Tensor tensor, float initializerRange, SplittableRandom random) {
         String name = tensor.name();
         if (name.endsWith("LayerNorm.weight")) {
-            Arrays.fill(values, 1f);
-        } else if (!name.endsWith(".bias")) {
-            for (int i = 0; i < values.length; i++) {
-                values[i] = (float) (random.nextGaussian() * initializerRange);
-            }
-            if (name.endsWith("word_embeddings.weight")) {
-                // [PAD] (id 0, HF's padding_idx) starts as a zero vector
-                Arrays.fill(values, 0, tensor.shape()[1], 0f);
-            }
+            return (first, into, count) -> Arrays.fill(into, 0, count, 1f);
         }
-        return values;
+        if (name.endsWith(".bias")) {
+            return (first, into, count) -> Arrays.fill(into, 0, count, 0f);
+        }
+        // [PAD] (id 0, HF's padding_idx) starts as a zero vector; its draws are still taken
+        long padEnd = name.endsWith("word_embeddings.weight") ? tensor.shape()[1] : 0;
+        return (first, into, count) -> {
+            for (int i = 0; i < count; i++) {
+                float value = (float) (random.nextGaussian() * initializerRange);
+                into[i] = first + i < padEnd ? 0f : value;
+            }
+        };
     }
 }

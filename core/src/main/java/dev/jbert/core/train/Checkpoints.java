@@ -8,6 +8,7 @@ import dev.jbert.core.io.AtomicFiles;
 import dev.jbert.core.io.SafeTensorsReader;
 import dev.jbert.core.io.SafeTensorsWriter;
 import dev.jbert.core.model.BertQa;
+import dev.jbert.core.model.BufferTransfer;
 import dev.jbert.core.model.ModelDirectory;
 import dev.jbert.tokenizer.Vocab;
 import java.io.IOException;
@@ -74,14 +75,11 @@ public final class Checkpoints {
         try {
             Path temporary = Files.createTempDirectory(output, TEMPORARY_PREFIX + state.epochsDone() + ".");
             ModelDirectory.save(model, vocab, temporary);
-            int size = model.layout().size();
-            float[] m = new float[size];
-            float[] v = new float[size];
-            model.backend().copyOut(optimizer.firstMoment(), m);
-            model.backend().copyOut(optimizer.secondMoment(), v);
+            long[] shape = {model.layout().size()};
             SafeTensorsWriter.write(temporary.resolve(OPTIMIZER), List.of(
-                    new SafeTensorsWriter.Tensor("exp_avg", new long[] {size}, m),
-                    new SafeTensorsWriter.Tensor("exp_avg_sq", new long[] {size}, v)), Map.of());
+                    new SafeTensorsWriter.Tensor("exp_avg", shape, BufferTransfer.copyOut(model.backend(), optimizer.firstMoment())),
+                    new SafeTensorsWriter.Tensor("exp_avg_sq", shape, BufferTransfer.copyOut(model.backend(), optimizer.secondMoment()))),
+                    Map.of());
             AtomicFiles.writeString(temporary.resolve(STATE), JSON.writerWithDefaultPrettyPrinter()
                     .writeValueAsString(state.toJson()) + "\n");
             if (Files.exists(target)) {
@@ -152,12 +150,13 @@ public final class Checkpoints {
                 if (!reader.tensors().containsKey(name)) {
                     throw new ModelFileException(file + ": missing tensor " + name);
                 }
-                float[] values = reader.read(name);
-                if (values.length != model.layout().size()) {
-                    throw new ModelFileException(file + ": " + name + " holds " + values.length + " values, the model has "
+                long elements = reader.tensors().get(name).elements();
+                if (elements != model.layout().size()) {
+                    throw new ModelFileException(file + ": " + name + " holds " + elements + " values, the model has "
                             + model.layout().size() + " parameters");
                 }
-                model.backend().copyIn(values, name.equals("exp_avg") ? optimizer.firstMoment() : optimizer.secondMoment());
+                BufferTransfer.copyIn(model.backend(), reader.source(name),
+                        name.equals("exp_avg") ? optimizer.firstMoment() : optimizer.secondMoment());
             }
         }
         optimizer.restoreSteps(steps);

@@ -41,6 +41,31 @@ class SafeTensorsTest {
     }
 
     @Test
+    void aTensorLargerThanAChunkIsWrittenAndReadARangeAtATime() {
+        Path file = dir.resolve("large.safetensors");
+        float[] large = new float[3 * (1 << 16) + 5]; // three whole write chunks and a partial one
+        for (int i = 0; i < large.length; i++) {
+            large[i] = i * 0.5f - 7;
+        }
+        SafeTensorsWriter.write(file, List.of(new SafeTensorsWriter.Tensor("large", new long[] {large.length}, large),
+                new SafeTensorsWriter.Tensor("after", new long[] {2}, new float[] {3, 4})), Map.of());
+        try (SafeTensorsReader reader = SafeTensorsReader.open(file)) {
+            assertArrayEquals(large, reader.read("large"));
+            assertArrayEquals(new float[] {3, 4}, reader.read("after"));
+            // ranges of an odd size, as a caller streaming through a small buffer reads them
+            FloatSource source = reader.source("large");
+            float[] range = new float[1000];
+            for (int first = 0; first < large.length; first += range.length) {
+                int n = Math.min(range.length, large.length - first);
+                source.read(first, range, n);
+                assertArrayEquals(java.util.Arrays.copyOfRange(large, first, first + n), java.util.Arrays.copyOf(range, n),
+                        "elements from " + first);
+            }
+            assertThrows(IllegalArgumentException.class, () -> source.read(large.length - 2, range, 3));
+        }
+    }
+
+    @Test
     void halfPrecisionValuesAreWidened() throws IOException {
         float[] values = {1, -2.5f, 0.099975586f, 65504};
         ByteBuffer f16 = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
@@ -53,6 +78,9 @@ class SafeTensorsTest {
                 + "\"b\":{\"dtype\":\"BF16\",\"shape\":[2,2],\"data_offsets\":[8,16]}}", concat(f16.array(), bf16.array()));
         try (SafeTensorsReader reader = SafeTensorsReader.open(file)) {
             assertArrayEquals(values, reader.read("h"));
+            float[] tail = new float[2];
+            reader.source("h").read(2, tail, 2);
+            assertArrayEquals(new float[] {values[2], values[3]}, tail, "a range starts at its element, not its byte");
             float[] b = reader.read("b");
             for (int i = 0; i < values.length; i++) {
                 assertEquals(values[i], b[i], Math.abs(values[i]) / 128, "bf16 keeps 8 bits of mantissa");
