@@ -295,6 +295,7 @@ public final class BertQa {
             Buffer probs = attentionDropout(a.probs(), a.probsDropped(), layer);
             backend.gemmBatched(true, false, t, d, t, 1, probs, a.dContextHeads(), 0, value(a.dQkvHeads()), b * h);
             tap("dQkvHeads (value)", layer, value(a.dQkvHeads()), "B H T D");
+            // (dScores is probsDropped's memory: dV, just above, was its last reader)
             backend.gemmBatched(false, true, t, t, d, 1, a.dContextHeads(), value(l.qkvHeads()), 0, a.dScores(), b * h);
             // through the attention dropout (same mask), then the softmax (scale included)
             dropoutOrCopy(a.dScores(), a.dScores(), config.attentionDropout(), stream(layer, Dropout.ATTENTION_PROBS));

@@ -1,6 +1,7 @@
 package dev.jbert.core.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jbert.kernels.Backend;
@@ -9,7 +10,10 @@ import dev.jbert.kernels.cpu.CpuBackend;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Activations' float buffers are slices of arenas: they must never overlap, in one arena or several. */
+/**
+ * Activations' float buffers are slices of arenas: they must never overlap, in one arena or several,
+ * except where a view is meant to reuse another's memory.
+ */
 class ActivationsTest {
     private final BertConfig config = BertConfig.read(TinyQaFixture.DIR.resolve("config.json"));
 
@@ -23,8 +27,12 @@ class ActivationsTest {
                 assertOwnValues(backend, activations.buffers());
                 // re-sliced for a smaller batch, the views are still disjoint
                 Activations.Views small = activations.shape(2, 7);
-                assertOwnValues(backend, List.of(small.probs(), small.probsDropped(), small.dScores(), small.ffnGelu(),
+                assertOwnValues(backend, List.of(small.probs(), small.probsDropped(), small.ffnGelu(), small.dQkvHeads(),
                         small.dFfn(), small.layers().get(0).qkvHeads(), small.layers().get(1).output()));
+                // the forward's scratch that the backward reuses, by design (see Activations.Views)
+                assertSame(small.probsDropped(), small.dScores());
+                assertSame(small.qkv(), small.dQkv());
+                assertSame(small.contextHeads(), small.dContextHeads());
             }
         }
     }
