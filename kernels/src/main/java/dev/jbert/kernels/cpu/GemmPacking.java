@@ -25,24 +25,29 @@ final class GemmPacking {
      */
     static void packA(boolean transA, float[] a, int aOffset, int m, int k,
                       int i0, int mc, int p0, int kc, float[] dst) {
+        if (transA) {
+            // a row of stored A is contiguous along m: read the block's mc floats of it at once, MR
+            // to each sliver. (Sliver by sliver, the reads would stride through kc rows m floats
+            // apart, which map to a few L1 sets and evict each other before the next sliver's turn.)
+            for (int p = 0; p < kc; p++) {
+                int src = aOffset + (p0 + p) * m + i0;
+                for (int s = 0; s < mc; s += MR) {
+                    copyPadded(a, src + s, Math.min(MR, mc - s), dst, s * kc + p * MR, MR);
+                }
+            }
+            return;
+        }
         for (int s = 0; s < mc; s += MR) {
             int rows = Math.min(MR, mc - s), d = s * kc;
-            if (transA) {
-                // a row of stored A is contiguous along m: copy MR of it per p
-                for (int p = 0; p < kc; p++) {
-                    copyPadded(a, aOffset + (p0 + p) * m + i0 + s, rows, dst, d + p * MR, MR);
-                }
-            } else {
-                for (int r = 0; r < MR; r++) {
-                    if (r < rows) {
-                        int src = aOffset + (i0 + s + r) * k + p0;
-                        for (int p = 0; p < kc; p++) {
-                            dst[d + p * MR + r] = a[src + p];
-                        }
-                    } else {
-                        for (int p = 0; p < kc; p++) {
-                            dst[d + p * MR + r] = 0f;
-                        }
+            for (int r = 0; r < MR; r++) {
+                if (r < rows) {
+                    int src = aOffset + (i0 + s + r) * k + p0;
+                    for (int p = 0; p < kc; p++) {
+                        dst[d + p * MR + r] = a[src + p];
+                    }
+                } else {
+                    for (int p = 0; p < kc; p++) {
+                        dst[d + p * MR + r] = 0f;
                     }
                 }
             }
@@ -56,25 +61,30 @@ final class GemmPacking {
      */
     static void packB(boolean transB, float[] b, int bOffset, int n, int k,
                       int p0, int kc, int j0, int nc, int firstSliver, int endSliver, float[] dst) {
-        for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
-            int cols = Math.min(NR, nc - s), d = s * kc;
-            if (transB) {
-                for (int j = 0; j < NR; j++) {
-                    if (j < cols) {
-                        int src = bOffset + (j0 + s + j) * k + p0;
-                        for (int p = 0; p < kc; p++) {
-                            dst[d + p * NR + j] = b[src + p];
-                        }
-                    } else {
-                        for (int p = 0; p < kc; p++) {
-                            dst[d + p * NR + j] = 0f;
-                        }
-                    }
+        int end = Math.min(nc, endSliver * NR);
+        if (!transB) {
+            // a row of stored B is contiguous along n: read this range of it at once, NR to each
+            // sliver (for the same reason as in packA)
+            for (int p = 0; p < kc; p++) {
+                int src = bOffset + (p0 + p) * n + j0;
+                for (int s = firstSliver * NR; s < end; s += NR) {
+                    copyPadded(b, src + s, Math.min(NR, nc - s), dst, s * kc + p * NR, NR);
                 }
-            } else {
-                // a row of stored B is contiguous along n: copy NR of it per p
-                for (int p = 0; p < kc; p++) {
-                    copyPadded(b, bOffset + (p0 + p) * n + j0 + s, cols, dst, d + p * NR, NR);
+            }
+            return;
+        }
+        for (int s = firstSliver * NR; s < end; s += NR) {
+            int cols = Math.min(NR, nc - s), d = s * kc;
+            for (int j = 0; j < NR; j++) {
+                if (j < cols) {
+                    int src = bOffset + (j0 + s + j) * k + p0;
+                    for (int p = 0; p < kc; p++) {
+                        dst[d + p * NR + j] = b[src + p];
+                    }
+                } else {
+                    for (int p = 0; p < kc; p++) {
+                        dst[d + p * NR + j] = 0f;
+                    }
                 }
             }
         }
