@@ -38,10 +38,11 @@ final class DropoutKernel {
         // ranges are whole tiles (the grain is a multiple of 32), so no tile is split between tasks
         parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
             int[] lanes = new int[4];
+            long[] words = new long[Philox.TILE];
             for (int tileStart = first; tileStart < last; tileStart += Philox.TILE) {
                 long tile = tileStart / Philox.TILE;
                 if (vectors && tileStart + Philox.TILE <= last) {
-                    vectorTile(xs, x.offset + tileStart, ys, y.offset + tileStart, seed, stream, tile, threshold, scale);
+                    vectorTile(xs, x.offset + tileStart, ys, y.offset + tileStart, seed, stream, tile, threshold, scale, words);
                     continue;
                 }
                 for (int b = 0; b < Philox.BLOCKS_PER_TILE; b++) {
@@ -58,9 +59,13 @@ final class DropoutKernel {
         });
     }
 
-    /** One full tile of 32 elements from {@code xs[from]} to {@code ys[to]}. */
+    /**
+     * One full tile of 32 elements from {@code xs[from]} to {@code ys[to]}; {@code words} (32 longs)
+     * holds the tile's Philox output between the two halves. (Not vectors passed to a helper: see
+     * {@link Simd#exp} for why.)
+     */
     private static void vectorTile(float[] xs, int from, float[] ys, int to, long seed, long stream, long tile,
-                                   int threshold, float scale) {
+                                   int threshold, float scale, long[] words) {
         long firstBlock = tile * Philox.BLOCKS_PER_TILE;
         // counter words: c0 = block index (low 32 bits, one block per lane), c1 = its high bits,
         // c2 and c3 = the stream; firstBlock is a multiple of 8, so adding 0..7 never carries into c1
@@ -84,16 +89,15 @@ final class DropoutKernel {
             k0 = (k0 + (Philox.WEYL_0 & LOW32)) & LOW32;
             k1 = (k1 + (Philox.WEYL_1 & LOW32)) & LOW32;
         }
-        apply(c0, xs, from, ys, to, threshold, scale);
-        apply(c1, xs, from + 8, ys, to + 8, threshold, scale);
-        apply(c2, xs, from + 16, ys, to + 16, threshold, scale);
-        apply(c3, xs, from + 24, ys, to + 24, threshold, scale);
-    }
-
-    private static void apply(LongVector words, float[] xs, int from, float[] ys, int to, int threshold, float scale) {
-        VectorMask<Float> keep = words.lanewise(VectorOperators.LSHR, 8)
-                .compare(VectorOperators.GE, threshold).cast(EIGHT_FLOATS);
-        FloatVector.zero(EIGHT_FLOATS).blend(FloatVector.fromArray(EIGHT_FLOATS, xs, from).mul(scale), keep)
-                .intoArray(ys, to);
+        c0.intoArray(words, 0);
+        c1.intoArray(words, 8);
+        c2.intoArray(words, 16);
+        c3.intoArray(words, 24);
+        for (int j = 0; j < Philox.TILE; j += 8) {
+            VectorMask<Float> keep = LongVector.fromArray(LONGS, words, j).lanewise(VectorOperators.LSHR, 8)
+                    .compare(VectorOperators.GE, threshold).cast(EIGHT_FLOATS);
+            FloatVector.zero(EIGHT_FLOATS).blend(FloatVector.fromArray(EIGHT_FLOATS, xs, from + j).mul(scale), keep)
+                    .intoArray(ys, to + j);
+        }
     }
 }

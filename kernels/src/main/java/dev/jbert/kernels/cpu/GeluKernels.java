@@ -24,6 +24,8 @@ final class GeluKernels {
 
     private final Parallel parallel;
     private final Simd simd;
+    /** Per thread: Φ(x) of one vector, then e^{-z²} of it (see {@link #phiAndGaussian}). */
+    private final ThreadLocal<float[]> parts = ThreadLocal.withInitial(() -> new float[2 * Simd.LANES]);
 
     GeluKernels(Parallel parallel, Simd simd) {
         this.parallel = parallel;
@@ -35,12 +37,13 @@ final class GeluKernels {
         float[] xs = x.floats;
         float[] ys = y.floats;
         parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
+            float[] phi = parts.get();
             int i = first;
             int bound = first + simd.bound(last - first);
             for (; i < bound; i += Simd.LANES) {
-                FloatVector v = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i);
-                FloatVector z = v.mul(SQRT_HALF);
-                v.mul(cdf(z, Simd.exp(z.mul(z).neg()))).intoArray(ys, y.offset + i);
+                phiAndGaussian(xs, x.offset + i, phi);
+                FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i).mul(FloatVector.fromArray(Simd.FLOATS, phi, 0))
+                        .intoArray(ys, y.offset + i);
             }
             for (; i < last; i++) {
                 float v = xs[x.offset + i];
@@ -52,20 +55,22 @@ final class GeluKernels {
 
     /**
      * dx = dy (Φ(x) + x φ(x)). A loop of its own, not the forward's behind a flag: a JIT-compiled
-     * loop shared by both directions was deoptimized each time the direction changed.
+     * loop shared by both directions was deoptimized each time the direction changed. dx may be dy.
      */
     void backward(CpuBuffer x, CpuBuffer dy, CpuBuffer dx) {
         float[] xs = x.floats;
         float[] dys = dy.floats;
         float[] dxs = dx.floats;
         parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
+            float[] phiAndGaussian = parts.get();
             int i = first;
             int bound = first + simd.bound(last - first);
             for (; i < bound; i += Simd.LANES) {
-                FloatVector v = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i);
-                FloatVector z = v.mul(SQRT_HALF);
-                FloatVector gaussian = Simd.exp(z.mul(z).neg()); // e^{-z²} = √(2π) φ(x)
-                FloatVector derivative = v.mul(gaussian).mul(INV_SQRT_2PI).add(cdf(z, gaussian));
+                phiAndGaussian(xs, x.offset + i, phiAndGaussian);
+                FloatVector phi = FloatVector.fromArray(Simd.FLOATS, phiAndGaussian, 0);
+                FloatVector gaussian = FloatVector.fromArray(Simd.FLOATS, phiAndGaussian, Simd.LANES); // √(2π) φ(x)
+                FloatVector derivative = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i).mul(gaussian)
+                        .mul(INV_SQRT_2PI).add(phi);
                 FloatVector.fromArray(Simd.FLOATS, dys, dy.offset + i).mul(derivative).intoArray(dxs, dx.offset + i);
             }
             for (; i < last; i++) {
@@ -77,17 +82,24 @@ final class GeluKernels {
         });
     }
 
-    /** Φ(x) = (1 + erf(z)) / 2 lane by lane, given z = x / √2 and {@code gaussian = e^{-z²}}. */
-    private static FloatVector cdf(FloatVector z, FloatVector gaussian) {
+    /**
+     * For the vector at {@code xs[at]}: Φ(x) into {@code parts[0 .. LANES)} and e^{-z²}, z = x / √2,
+     * into {@code parts[LANES .. 2 LANES)}. Arrays in and out, not vectors: see {@link Simd#exp}.
+     */
+    private static void phiAndGaussian(float[] xs, int at, float[] parts) {
+        FloatVector z = FloatVector.fromArray(Simd.FLOATS, xs, at).mul(SQRT_HALF);
+        z.mul(z).neg().intoArray(parts, Simd.LANES);
+        Simd.exp(parts, Simd.LANES);
+        FloatVector gaussian = FloatVector.fromArray(Simd.FLOATS, parts, Simd.LANES);
         FloatVector t = FloatVector.broadcast(Simd.FLOATS, 1f).div(z.abs().fma(P, 1f));
         FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(Simd.FLOATS, A3))
                 .fma(t, FloatVector.broadcast(Simd.FLOATS, A2)).fma(t, FloatVector.broadcast(Simd.FLOATS, A1));
         FloatVector magnitude = poly.mul(t).mul(gaussian).neg().add(1f);
         FloatVector erf = magnitude.blend(magnitude.neg(), z.compare(VectorOperators.LT, 0f));
-        return erf.add(1f).mul(0.5f);
+        erf.add(1f).mul(0.5f).intoArray(parts, 0);
     }
 
-    /** The scalar twin of the vector {@code cdf}. */
+    /** The scalar twin of the vector Φ: (1 + erf(z)) / 2, given z = x / √2 and {@code gaussian = e^{-z²}}. */
     private static float cdf(float z, float gaussian) {
         float a = Math.abs(z);
         float t = 1 / (1 + P * a);

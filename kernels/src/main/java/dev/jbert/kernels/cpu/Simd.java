@@ -63,24 +63,40 @@ final class Simd {
     private static final float EXP_HIGHEST = 88.7f;        // above it e^x overflows: infinity
 
     /**
-     * e^x lane by lane, from plain IEEE arithmetic only, so that interpreted and compiled code give
-     * the same bits (the Vector API's EXP does not: its intrinsic and its fallback differ by an ulp).
-     * Cody-Waite: {@code x = n ln 2 + r} with n an integer and |r| <= ln 2 / 2, e^r by its Taylor
-     * series to r^7 (error under 1e-8, below float's resolution), times 2^n built from the exponent bits.
+     * {@code a[at .. at+LANES) = e^a} lane by lane, from plain IEEE arithmetic only, so that
+     * interpreted and compiled code give the same bits (the Vector API's EXP does not: its
+     * intrinsic and its fallback differ by an ulp). Cody-Waite: {@code x = n ln 2 + r} with n an
+     * integer and |r| <= ln 2 / 2, e^r by its Taylor series to r^7 (error under 1e-8, below float's
+     * resolution), times 2^n built from the exponent bits.
+     *
+     * <p>why an array and not a vector in and out: vectors only stay in registers in code the JIT
+     * compiles as one piece. Whether it inlines a helper into the caller's loop depends on what it
+     * compiled first and on how big the caller has grown, so it differs from run to run, and a
+     * helper it did not inline gets its vector arguments and result boxed on the heap. Measured: in
+     * one bert-base run out of three, softmax and GELU ran 5-10x slower and the step took 83 s
+     * instead of about 50. A helper that takes an array costs at most a call and a store and load
+     * in L1 when it is not inlined. (The same holds for every helper the kernels' hot loops call.)
      */
-    static FloatVector exp(FloatVector x) {
+    static void exp(float[] a, int at) {
+        FloatVector x = FloatVector.fromArray(FLOATS, a, at);
         FloatVector clamped = x.max(EXP_LOWEST).min(EXP_HIGHEST);
         FloatVector n = clamped.mul(LOG2E).add(ROUNDER).sub(ROUNDER);
         FloatVector r = n.fma(FloatVector.broadcast(FLOATS, -LN2_HIGH), clamped);
         r = n.fma(FloatVector.broadcast(FLOATS, -LN2_LOW), r);
+        // Horner, highest power first: 1/7! r + 1/6!, ..., then r + 1 twice
         FloatVector p = FloatVector.broadcast(FLOATS, 1f / 5040);
-        for (float coefficient : new float[] {1f / 720, 1f / 120, 1f / 24, 1f / 6, 0.5f, 1f, 1f}) {
-            p = p.fma(r, FloatVector.broadcast(FLOATS, coefficient));
-        }
+        p = p.fma(r, FloatVector.broadcast(FLOATS, 1f / 720));
+        p = p.fma(r, FloatVector.broadcast(FLOATS, 1f / 120));
+        p = p.fma(r, FloatVector.broadcast(FLOATS, 1f / 24));
+        p = p.fma(r, FloatVector.broadcast(FLOATS, 1f / 6));
+        p = p.fma(r, FloatVector.broadcast(FLOATS, 0.5f));
+        p = p.fma(r, FloatVector.broadcast(FLOATS, 1f));
+        p = p.fma(r, FloatVector.broadcast(FLOATS, 1f));
         IntVector exponent = (IntVector) n.convert(VectorOperators.F2I, 0);
         FloatVector twoToN = exponent.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        return p.mul(twoToN)
+        p.mul(twoToN)
                 .blend(0f, x.lt(EXP_LOWEST))
-                .blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_HIGHEST));
+                .blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_HIGHEST))
+                .intoArray(a, at);
     }
 }

@@ -41,7 +41,8 @@ final class SoftmaxKernels {
                 FloatVector vmax = FloatVector.broadcast(Simd.FLOATS, Float.NEGATIVE_INFINITY);
                 int k = 0;
                 for (; k < bound; k += Simd.LANES) {
-                    VectorMask<Float> real = realKeys(ms, maskRow + k);
+                    VectorMask<Float> real = IntVector.fromArray(Simd.INTS, ms, maskRow + k)
+                            .compare(VectorOperators.NE, 0).cast(Simd.FLOATS);
                     FloatVector s = FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale);
                     vmax = vmax.lanewise(VectorOperators.MAX, s, real);
                 }
@@ -54,9 +55,12 @@ final class SoftmaxKernels {
 
                 FloatVector vsum = FloatVector.zero(Simd.FLOATS);
                 for (k = 0; k < bound; k += Simd.LANES) {
-                    VectorMask<Float> real = realKeys(ms, maskRow + k);
-                    FloatVector e = Simd.exp(FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale).sub(max))
-                            .blend(FloatVector.zero(Simd.FLOATS), real.not());
+                    // e^(scale s - max) computed in place in the output row (Simd.exp takes an array)
+                    FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale).sub(max).intoArray(ps, out + k);
+                    Simd.exp(ps, out + k);
+                    VectorMask<Float> masked = IntVector.fromArray(Simd.INTS, ms, maskRow + k)
+                            .compare(VectorOperators.EQ, 0).cast(Simd.FLOATS);
+                    FloatVector e = FloatVector.fromArray(Simd.FLOATS, ps, out + k).blend(0f, masked);
                     e.intoArray(ps, out + k);
                     vsum = vsum.add(e);
                 }
@@ -76,10 +80,6 @@ final class SoftmaxKernels {
                 }
             }
         });
-    }
-
-    private static VectorMask<Float> realKeys(int[] mask, int offset) {
-        return IntVector.fromArray(Simd.INTS, mask, offset).compare(VectorOperators.NE, 0).cast(Simd.FLOATS);
     }
 
     /** dScores = scale * probs * (dProbs - sum(dProbs * probs)), row by row. */
