@@ -72,12 +72,12 @@ final class Simd {
      * <p>why an array and not a vector in and out: vectors only stay in registers in code the JIT
      * compiles as one piece. Whether it inlines a helper into the caller's loop depends on the
      * profile it has gathered when it compiles (a call site it does not judge hot is inlined only
-     * under 35 bytes of bytecode; this method has 216), so it differs from run to run, and a helper
-     * it did not inline gets its vector arguments and result boxed on the heap. Measured: in one
-     * bert-base bench run, softmax and GELU ran 5-10x slower and the step took 83 s instead of about
-     * 50. A helper that takes an array costs at most a call and a store and load in L1 when it is
-     * not inlined. (So no helper called once per vector takes vectors; {@link #sum}
-     * and {@link #max}, once per row, are the exceptions.)
+     * under 35 bytes of bytecode, and the vector version of this one had 216), so it differs from
+     * run to run, and a helper it did not inline gets its vector arguments and result boxed on the
+     * heap. Measured: in one bert-base bench run, softmax and GELU ran 5-10x slower and the step
+     * took 83 s instead of about 50. A helper that takes an array costs at most a call and a store
+     * and load in L1 when it is not inlined. (So no helper called once per vector takes vectors;
+     * {@link #sum} and {@link #max}, once per row, are the exceptions.)
      */
     static void exp(float[] a, int at) {
         FloatVector x = FloatVector.fromArray(FLOATS, a, at);
