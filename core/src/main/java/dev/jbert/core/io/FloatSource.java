@@ -12,6 +12,12 @@ package dev.jbert.core.io;
 @FunctionalInterface
 public interface FloatSource {
     /**
+     * Floats a reader asks for at a time, and the size of its buffer (256 KB): below G1's humongous
+     * threshold for every region size.
+     */
+    int CHUNK = 1 << 16;
+
+    /**
      * Writes elements {@code [first, first + count)} into {@code into[0 .. count)}, where
      * {@code count <= into.length}. Callers read in order; a generated source relies on that.
      */

@@ -34,9 +34,6 @@ public final class SafeTensorsWriter {
         }
     }
 
-    /** Floats written per chunk (256 KB): small enough never to be a humongous G1 object. */
-    private static final int CHUNK = 1 << 16;
-
     private SafeTensorsWriter() {}
 
     public static void write(Path file, List<Tensor> tensors, Map<String, String> metadata) {
@@ -72,11 +69,12 @@ public final class SafeTensorsWriter {
             while (prefix.hasRemaining()) {
                 channel.write(prefix);
             }
-            float[] values = new float[CHUNK];
-            ByteBuffer chunk = ByteBuffer.allocate(4 * CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+            float[] values = new float[FloatSource.CHUNK];
+            ByteBuffer chunk = ByteBuffer.allocate(4 * FloatSource.CHUNK).order(ByteOrder.LITTLE_ENDIAN);
             for (Tensor tensor : tensors) {
-                for (long first = 0; first < tensor.elements(); first += CHUNK) {
-                    int n = (int) Math.min(CHUNK, tensor.elements() - first);
+                long elements = tensor.elements();
+                for (long first = 0; first < elements; first += FloatSource.CHUNK) {
+                    int n = (int) Math.min(FloatSource.CHUNK, elements - first);
                     tensor.values().read(first, values, n);
                     chunk.clear();
                     chunk.asFloatBuffer().put(values, 0, n);

@@ -10,16 +10,13 @@ import dev.jbert.kernels.Buffer;
  * through here.
  */
 public final class BufferTransfer {
-    /** Floats per chunk (256 KB): below G1's humongous threshold for every region size. */
-    static final int CHUNK = 1 << 16;
-
     private BufferTransfer() {}
 
     /** Fills {@code target} from {@code source}, in order, a chunk at a time. */
     public static void copyIn(Backend backend, FloatSource source, Buffer target) {
-        float[] staging = new float[Math.min(CHUNK, target.length())];
-        for (int first = 0; first < target.length(); first += CHUNK) {
-            int n = Math.min(CHUNK, target.length() - first);
+        float[] staging = new float[Math.min(FloatSource.CHUNK, target.length())];
+        for (int first = 0; first < target.length(); first += FloatSource.CHUNK) {
+            int n = Math.min(FloatSource.CHUNK, target.length() - first);
             float[] chunk = n == staging.length ? staging : new float[n]; // the copy needs equal lengths
             source.read(first, chunk, n);
             backend.copyIn(chunk, target.slice(first, n));

@@ -43,7 +43,7 @@ class SafeTensorsTest {
     @Test
     void aTensorLargerThanAChunkIsWrittenAndReadARangeAtATime() {
         Path file = dir.resolve("large.safetensors");
-        float[] large = new float[3 * (1 << 16) + 5]; // three whole write chunks and a partial one
+        float[] large = new float[3 * FloatSource.CHUNK + 5]; // three whole write chunks and a partial one
         for (int i = 0; i < large.length; i++) {
             large[i] = i * 0.5f - 7;
         }

@@ -23,7 +23,7 @@ class BufferTransferTest {
 
     @Test
     void copiesInAndOutAcrossChunkBoundaries() {
-        int length = 2 * BufferTransfer.CHUNK + 13;
+        int length = 2 * FloatSource.CHUNK + 13;
         float[] values = new float[length];
         SplittableRandom random = new SplittableRandom(3);
         for (int i = 0; i < length; i++) {

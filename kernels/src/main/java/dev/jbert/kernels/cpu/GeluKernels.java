@@ -25,7 +25,7 @@ final class GeluKernels {
     private final Parallel parallel;
     private final Simd simd;
     /** Per thread: Φ(x) of one vector, then e^{-z²} of it (see {@link #phiAndGaussian}). */
-    private final ThreadLocal<float[]> parts = ThreadLocal.withInitial(() -> new float[2 * Simd.LANES]);
+    private final ThreadLocal<float[]> scratch = ThreadLocal.withInitial(() -> new float[2 * Simd.LANES]);
 
     GeluKernels(Parallel parallel, Simd simd) {
         this.parallel = parallel;
@@ -37,12 +37,12 @@ final class GeluKernels {
         float[] xs = x.floats;
         float[] ys = y.floats;
         parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
-            float[] phi = parts.get();
+            float[] parts = scratch.get();
             int i = first;
             int bound = first + simd.bound(last - first);
             for (; i < bound; i += Simd.LANES) {
-                phiAndGaussian(xs, x.offset + i, phi);
-                FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i).mul(FloatVector.fromArray(Simd.FLOATS, phi, 0))
+                phiAndGaussian(xs, x.offset + i, parts);
+                FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i).mul(FloatVector.fromArray(Simd.FLOATS, parts, 0))
                         .intoArray(ys, y.offset + i);
             }
             for (; i < last; i++) {
@@ -62,13 +62,13 @@ final class GeluKernels {
         float[] dys = dy.floats;
         float[] dxs = dx.floats;
         parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
-            float[] phiAndGaussian = parts.get();
+            float[] parts = scratch.get();
             int i = first;
             int bound = first + simd.bound(last - first);
             for (; i < bound; i += Simd.LANES) {
-                phiAndGaussian(xs, x.offset + i, phiAndGaussian);
-                FloatVector phi = FloatVector.fromArray(Simd.FLOATS, phiAndGaussian, 0);
-                FloatVector gaussian = FloatVector.fromArray(Simd.FLOATS, phiAndGaussian, Simd.LANES); // √(2π) φ(x)
+                phiAndGaussian(xs, x.offset + i, parts);
+                FloatVector phi = FloatVector.fromArray(Simd.FLOATS, parts, 0);
+                FloatVector gaussian = FloatVector.fromArray(Simd.FLOATS, parts, Simd.LANES); // √(2π) φ(x)
                 FloatVector derivative = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i).mul(gaussian)
                         .mul(INV_SQRT_2PI).add(phi);
                 FloatVector.fromArray(Simd.FLOATS, dys, dy.offset + i).mul(derivative).intoArray(dxs, dx.offset + i);
