@@ -23,6 +23,10 @@ final class DropoutKernel {
 
     private final Parallel parallel;
     private final boolean vectors;
+    /** Per thread: one Philox block's 4 words (scalar path) and one tile's 32 (vector path). */
+    private record Scratch(int[] lanes, long[] words) {}
+    private final ThreadLocal<Scratch> scratch =
+            ThreadLocal.withInitial(() -> new Scratch(new int[4], new long[Philox.TILE]));
 
     DropoutKernel(Parallel parallel, Simd simd) {
         this.parallel = parallel;
@@ -37,8 +41,8 @@ final class DropoutKernel {
         int threshold = Philox.keepThreshold(p);
         // ranges are whole tiles (the grain is a multiple of 32), so no tile is split between tasks
         parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
-            int[] lanes = new int[4];
-            long[] words = new long[Philox.TILE];
+            int[] lanes = scratch.get().lanes();
+            long[] words = scratch.get().words();
             for (int tileStart = first; tileStart < last; tileStart += Philox.TILE) {
                 long tile = tileStart / Philox.TILE;
                 if (vectors && tileStart + Philox.TILE <= last) {

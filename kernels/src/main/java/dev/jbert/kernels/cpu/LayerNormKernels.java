@@ -33,6 +33,7 @@ final class LayerNormKernels {
         float[] bs = beta.floats;
         int bound = simd.bound(cols);
         parallel.parallelForRanges(rows, ROWS_PER_BLOCK, (first, last) -> {
+            float[] lanes = Simd.lanes();
             for (int r = first; r < last; r++) {
                 int row = x.offset + r * cols;
                 FloatVector vsum = FloatVector.zero(Simd.FLOATS);
@@ -40,7 +41,8 @@ final class LayerNormKernels {
                 for (; c < bound; c += Simd.LANES) {
                     vsum = vsum.add(FloatVector.fromArray(Simd.FLOATS, xs, row + c));
                 }
-                float sum = Simd.sum(vsum);
+                vsum.intoArray(lanes, 0);
+                float sum = Simd.sum(lanes);
                 for (; c < cols; c++) {
                     sum += xs[row + c];
                 }
@@ -51,7 +53,8 @@ final class LayerNormKernels {
                     FloatVector centered = FloatVector.fromArray(Simd.FLOATS, xs, row + c).sub(mu);
                     vsquares = centered.fma(centered, vsquares);
                 }
-                float squares = Simd.sum(vsquares);
+                vsquares.intoArray(lanes, 0);
+                float squares = Simd.sum(lanes);
                 for (; c < cols; c++) {
                     float centered = xs[row + c] - mu;
                     squares += centered * centered;
@@ -91,6 +94,7 @@ final class LayerNormKernels {
             int partGamma = block * 2 * cols;
             int partBeta = partGamma + cols;
             Arrays.fill(part, partGamma, partGamma + 2 * cols, 0f);
+            float[] lanes = Simd.lanes();
             int last = Math.min(rows, (block + 1) * ROWS_PER_BLOCK);
             for (int r = block * ROWS_PER_BLOCK; r < last; r++) {
                 int row = r * cols;
@@ -107,8 +111,10 @@ final class LayerNormKernels {
                     vg = vg.add(g);
                     vgx = g.fma(xhat, vgx);
                 }
-                float sumG = Simd.sum(vg);
-                float sumGX = Simd.sum(vgx);
+                vg.intoArray(lanes, 0);
+                float sumG = Simd.sum(lanes);
+                vgx.intoArray(lanes, 0);
+                float sumGX = Simd.sum(lanes);
                 for (; c < cols; c++) {
                     float xhat = (xs[x.offset + row + c] - mu) * s;
                     float g = dys[dy.offset + row + c] * gs[gamma.offset + c];

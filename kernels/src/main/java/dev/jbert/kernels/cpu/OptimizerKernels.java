@@ -74,7 +74,9 @@ final class OptimizerKernels {
                 FloatVector value = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i);
                 vsum = value.fma(value, vsum);
             }
-            double sum = Simd.sum(vsum);
+            float[] lanes = Simd.lanes();
+            vsum.intoArray(lanes, 0);
+            double sum = Simd.sum(lanes);
             for (; i < last; i++) {
                 sum += (double) xs[x.offset + i] * xs[x.offset + i];
             }

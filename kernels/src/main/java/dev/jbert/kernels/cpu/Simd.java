@@ -37,22 +37,29 @@ final class Simd {
         return enabled ? FLOATS.loopBound(n) : 0;
     }
 
-    /**
-     * The sum of a vector's lanes, added in lane order. Not {@code reduceLanes(ADD)}: its order is
-     * unspecified, and the JIT-compiled and interpreted versions differ in the last bit, which made
-     * two identical training runs in one JVM drift apart.
-     */
-    static float sum(FloatVector v) {
-        float sum = 0;
-        for (int lane = 0; lane < LANES; lane++) {
-            sum += v.lane(lane);
-        }
-        return sum;
+    /** Per thread: one vector accumulator's lanes, stored there for {@link #sum}. */
+    private static final ThreadLocal<float[]> LANES_SCRATCH = ThreadLocal.withInitial(() -> new float[LANES]);
+
+    /** This thread's {@code LANES} floats of scratch for {@link #sum} (fetch it once per task, not per row). */
+    static float[] lanes() {
+        return LANES_SCRATCH.get();
     }
 
-    /** The largest of a vector's lanes (exact in any order). */
-    static float max(FloatVector v) {
-        return v.reduceLanes(VectorOperators.MAX);
+    /**
+     * The sum of {@code lanes[0 .. LANES)}, added in lane order; the caller stores its vector
+     * accumulator there first ({@code acc.intoArray(lanes, 0)}). Not {@code reduceLanes(ADD)}: its
+     * order is unspecified, and the JIT-compiled and interpreted versions differ in the last bit,
+     * which made two identical training runs in one JVM drift apart. An array and not a vector, for
+     * the reason {@link #exp} gives: the JIT left a vector version of this helper out of line in
+     * the softmax ("NodeCountInliningCutoff": its budget went to {@code exp}), so every row's
+     * accumulator was boxed on the heap, step after step.
+     */
+    static float sum(float[] lanes) {
+        float sum = 0;
+        for (int lane = 0; lane < LANES; lane++) {
+            sum += lanes[lane];
+        }
+        return sum;
     }
 
     private static final float LOG2E = 1.44269504f;
@@ -76,8 +83,9 @@ final class Simd {
      * run to run, and a helper it did not inline gets its vector arguments and result boxed on the
      * heap. Measured: in one bert-base bench run, softmax and GELU ran 5-10x slower and the step
      * took 83 s instead of about 50. A helper that takes an array costs at most a call and a store
-     * and load in L1 when it is not inlined. (So no helper called once per vector takes vectors;
-     * {@link #sum} and {@link #max}, once per row, are the exceptions.)
+     * and load in L1 when it is not inlined. So no helper takes or returns vectors: a row reduction
+     * stores its accumulator and calls {@link #sum}, and a row's maximum is {@code reduceLanes(MAX)},
+     * an intrinsic.
      */
     static void exp(float[] a, int at) {
         FloatVector x = FloatVector.fromArray(FLOATS, a, at);

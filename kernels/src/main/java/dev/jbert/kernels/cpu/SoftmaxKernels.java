@@ -32,6 +32,7 @@ final class SoftmaxKernels {
         int[] ms = mask.ints;
         int bound = simd.bound(tokens);
         parallel.parallelForRanges(batch * heads * tokens, ROWS_PER_TASK, (first, last) -> {
+            float[] lanes = Simd.lanes();
             for (int rowIndex = first; rowIndex < last; rowIndex++) {
                 int b = rowIndex / (heads * tokens);
                 int maskRow = mask.offset + b * tokens;
@@ -46,7 +47,7 @@ final class SoftmaxKernels {
                     FloatVector s = FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale);
                     vmax = vmax.lanewise(VectorOperators.MAX, s, real);
                 }
-                float max = Simd.max(vmax);
+                float max = vmax.reduceLanes(VectorOperators.MAX); // exact in any order
                 for (; k < tokens; k++) {
                     if (ms[maskRow + k] != 0) {
                         max = Math.max(max, ss[in + k] * scale);
@@ -64,7 +65,8 @@ final class SoftmaxKernels {
                     e.intoArray(ps, out + k);
                     vsum = vsum.add(e);
                 }
-                float sum = Simd.sum(vsum);
+                vsum.intoArray(lanes, 0);
+                float sum = Simd.sum(lanes);
                 for (; k < tokens; k++) {
                     float e = ms[maskRow + k] != 0 ? (float) Math.exp(ss[in + k] * scale - max) : 0f;
                     ps[out + k] = e;
@@ -90,6 +92,7 @@ final class SoftmaxKernels {
         float[] dss = dScores.floats;
         int bound = simd.bound(tokens);
         parallel.parallelForRanges(batch * heads * tokens, ROWS_PER_TASK, (first, last) -> {
+            float[] lanes = Simd.lanes();
             for (int rowIndex = first; rowIndex < last; rowIndex++) {
                 int p = probs.offset + rowIndex * tokens;
                 int dp = dProbs.offset + rowIndex * tokens;
@@ -100,7 +103,8 @@ final class SoftmaxKernels {
                     vdot = FloatVector.fromArray(Simd.FLOATS, dps, dp + k)
                             .fma(FloatVector.fromArray(Simd.FLOATS, ps, p + k), vdot);
                 }
-                float dot = Simd.sum(vdot);
+                vdot.intoArray(lanes, 0);
+                float dot = Simd.sum(lanes);
                 for (; k < tokens; k++) {
                     dot += dps[dp + k] * ps[p + k];
                 }
