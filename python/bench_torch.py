@@ -6,9 +6,10 @@ the same way, in eager PyTorch on the CPU (HF's computation, see bert_reference.
 
 A training step: forward in training mode (dropout 0.1), the QA loss, backward, gradient clipping
 at 1.0, AdamW. An eval forward: model.eval() under torch.no_grad(). Each is timed as the median
-of --runs runs after one warm-up run. The last line is JSON, as `./jbert bench --json` prints:
-{"train_step_s": .., "eval_forward_s": .., "threads": ..}. scripts/bench-torch runs it twice:
-as installed, and with tcmalloc preloaded (PyTorch's CPU tuning guide).
+of --runs runs after two warm-up runs (as many as jbert's, whose JIT needs them). The last line
+is JSON, as `./jbert bench --json` prints: {"train_step_s": .., "eval_forward_s": .., "threads": ..}.
+scripts/bench-torch runs it twice: as installed, and with tcmalloc preloaded (PyTorch's CPU
+tuning guide).
 """
 import argparse
 import json
@@ -27,7 +28,8 @@ BERT_BASE = dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_at
 
 
 def median_time(run, runs):
-    run()  # warm-up
+    for _ in range(2):  # warm-up, as many runs as ./jbert bench makes
+        run()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
