@@ -13,6 +13,8 @@ import dev.jbert.kernels.cpu.CpuBackend;
 import dev.jbert.kernels.cuda.CudaBackend;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -159,6 +161,7 @@ final class BenchCommand implements Callable<Integer> {
         for (int w = 0; w < WARM_UP_RUNS; w++) {
             run.run();
         }
+        long[] gcBefore = garbageCollections();
         double[] seconds = new double[runs];
         for (int r = 0; r < runs; r++) {
             long start = System.nanoTime();
@@ -172,9 +175,23 @@ final class BenchCommand implements Callable<Integer> {
         for (double s : seconds) {
             all.append(String.format(" %.2f", s));
         }
-        out.printf("%-13s median %.3f s  (runs:%s)%n", what, median, all);
+        long[] gcAfter = garbageCollections();
+        // a step allocates nothing, so collections here mean boxed vectors: code the JIT has not
+        // (or not fully) compiled; their pauses are inside the times above
+        out.printf("%-13s median %.3f s  (runs:%s; GC: %d collections, %.2f s)%n", what, median, all,
+                gcAfter[0] - gcBefore[0], (gcAfter[1] - gcBefore[1]) / 1e3);
         out.flush();
         return median;
+    }
+
+    /** Collections so far and their total time in milliseconds, over every collector of this JVM. */
+    private static long[] garbageCollections() {
+        long count = 0, millis = 0;
+        for (GarbageCollectorMXBean collector : ManagementFactory.getGarbageCollectorMXBeans()) {
+            count += Math.max(0, collector.getCollectionCount());
+            millis += Math.max(0, collector.getCollectionTime());
+        }
+        return new long[] {count, millis};
     }
 
     /** One training step, op by op, and the page faults it took. */
