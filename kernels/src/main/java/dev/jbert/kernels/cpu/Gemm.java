@@ -12,8 +12,9 @@ import java.util.Arrays;
  *   for j0 in n by NC:                      B block (kc x nc) is packed once and shared by all threads
  *     for p0 in k by KC:                    beta applies on the first k block, later ones add to C
  *       pack op(B)[p0:p0+kc][j0:j0+nc]
+ *       (a transposed A: pack op(A)[:][p0:p0+kc] whole, shared, or read it in place: IN_PLACE_SLIVERS)
  *       parallel for i0 in m by MC:         each thread packs its own A block (mc x kc), kept in L2
- *         pack op(A)[i0:i0+mc][p0:p0+kc]    (or read a transposed A in place: see IN_PLACE_SLIVERS)
+ *         pack op(A)[i0:i0+mc][p0:p0+kc]    (a plain A; a transposed one's block is a slice of the panel)
  *         for each NR-column sliver of B:   sliver (kc x NR) stays in L1
  *           for each MR-row sliver of A:    microkernel: one MR x NR tile of C in registers
  * </pre>
@@ -62,6 +63,8 @@ public final class Gemm {
         final float[] packedA = new float[MC * KC];
         final float[] packedB = new float[KC * NC];
         final float[] tile = new float[MR * NR];
+        /** A transposed A's whole panel (kc x m, see GemmPacking.packTransposedA): grown to the largest m. */
+        float[] panelA = new float[0];
     }
 
     /** {@code simd == false} keeps the blocking and packing but uses the scalar microkernel. */
@@ -116,20 +119,31 @@ public final class Gemm {
     /** The blocked product for m, n, k > 0 and alpha != 0, its work split for {@code threads} threads. */
     private void multiply(boolean transA, boolean transB, int m, int n, int k, float alpha,
                           float[] a, int aOffset, float[] b, int bOffset, float beta, float[] c, int cOffset, int threads) {
-        float[] packedB = workspaces.get().packedB;  // the caller's, shared with the other threads
+        Workspace caller = workspaces.get();
+        float[] packedB = caller.packedB;  // the caller's, shared with the other threads
         int kBlocks = Math.ceilDiv(k, KC), kcStep = Math.ceilDiv(k, kBlocks);
-        int mBlocks = Math.ceilDiv(m, MC);
+        int mBlocks = Math.ceilDiv(m, MC), mSlivers = Math.ceilDiv(m, MR);
         for (int j0 = 0; j0 < n; j0 += NC) {
             int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;
             // too few row blocks to keep every thread busy (m small, n large): split the columns too,
             // at the price of packing each A block once per chunk (never worth it on one thread)
             int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.min(slivers, Math.ceilDiv(2 * threads, mBlocks));
-            int packChunks = Math.min(slivers, threads);
+            int packChunks = Math.min(slivers, threads), panelChunks = Math.min(mSlivers, threads);
+            // a transposed A is packed as one shared panel unless every task reads it in place
+            boolean panel = transA && !(m % MR == 0 && Math.ceilDiv(slivers, nChunks) <= IN_PLACE_SLIVERS);
+            if (panel && caller.panelA.length < mSlivers * MR * kcStep) {
+                caller.panelA = new float[mSlivers * MR * kcStep];
+            }
+            float[] panelA = caller.panelA;
             for (int p0 = 0; p0 < k; p0 += kcStep) {
                 int kc = Math.min(kcStep, k - p0), pc = p0;
                 float blockBeta = p0 == 0 ? beta : 1f;
                 parallel.parallelFor(packChunks, t -> GemmPacking.packB(transB, b, bOffset, n, k, pc, kc, jc, nc,
                         t * slivers / packChunks, (t + 1) * slivers / packChunks, packedB));
+                if (panel) {
+                    parallel.parallelFor(panelChunks, t -> GemmPacking.packTransposedA(a, aOffset, m, pc, kc,
+                            t * mSlivers / panelChunks, (t + 1) * mSlivers / panelChunks, panelA));
+                }
                 parallel.parallelFor(mBlocks * nChunks, task -> {
                     Workspace own = workspaces.get();
                     int i0 = task / nChunks * MC, mc = Math.min(MC, m - i0), chunk = task % nChunks;
@@ -141,8 +155,12 @@ public final class Gemm {
                         // (attention's dV and dK, n = 64); with many, packing wins (see IN_PLACE_SLIVERS)
                         macroKernel(own, a, aOffset + pc * m + i0, 1, m, packedB, kc, mc, nc, first, end,
                                 c, cOffset + i0 * n + jc, n, alpha, blockBeta);
+                    } else if (transA) {
+                        // this block's slivers of the shared panel
+                        macroKernel(own, panelA, i0 * kc, kc, MR, packedB, kc, mc, nc, first, end,
+                                c, cOffset + i0 * n + jc, n, alpha, blockBeta);
                     } else {
-                        GemmPacking.packA(transA, a, aOffset, m, k, i0, mc, pc, kc, own.packedA);
+                        GemmPacking.packA(a, aOffset, k, i0, mc, pc, kc, own.packedA);
                         macroKernel(own, own.packedA, 0, kc, MR, packedB, kc, mc, nc, first, end,
                                 c, cOffset + i0 * n + jc, n, alpha, blockBeta);
                     }

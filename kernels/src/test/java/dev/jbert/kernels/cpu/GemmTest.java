@@ -134,6 +134,8 @@ class GemmTest {
         // several row blocks, column slivers and k blocks at once, each with a ragged last one
         check(false, false, 2 * Gemm.MC + 7, GemmKernel.NR * 3 + 3, 2 * Gemm.KC - 5, 1f, 1f, 7);
         check(true, true, Gemm.MC + 1, GemmKernel.NR + 1, Gemm.KC + 1, 1f, 0f, 8);
+        // a transposed A, whole slivers but too many B slivers to read it in place: the shared panel
+        check(true, false, 2 * Gemm.MC, GemmKernel.NR * (Gemm.IN_PLACE_SLIVERS + 2) + 3, Gemm.KC + 5, 1f, 1f, 9);
     }
 
     @Test
