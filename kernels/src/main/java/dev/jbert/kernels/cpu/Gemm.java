@@ -12,9 +12,9 @@ import java.util.Arrays;
  *   for j0 in n by NC:                      B block (kc x nc) is packed once and shared by all threads
  *     for p0 in k by KC:                    beta applies on the first k block, later ones add to C
  *       pack op(B)[p0:p0+kc][j0:j0+nc]
- *       (a transposed A: pack op(A)[:][p0:p0+kc] whole, shared, or read it in place: IN_PLACE_SLIVERS)
+ *       (a transposed A shared by many B slivers: pack op(A)[:][p0:p0+kc] whole, as one shared panel)
  *       parallel for i0 in m by MC:         each thread packs its own A block (mc x kc), kept in L2
- *         pack op(A)[i0:i0+mc][p0:p0+kc]    (a plain A; a transposed one's block is a slice of the panel)
+ *         pack op(A)[i0:i0+mc][p0:p0+kc]    (or take it from the panel, or read a transposed A in place)
  *         for each NR-column sliver of B:   sliver (kc x NR) stays in L1
  *           for each MR-row sliver of A:    microkernel: one MR x NR tile of C in registers
  * </pre>
@@ -129,8 +129,9 @@ public final class Gemm {
             // at the price of packing each A block once per chunk (never worth it on one thread)
             int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.min(slivers, Math.ceilDiv(2 * threads, mBlocks));
             int packChunks = Math.min(slivers, threads), panelChunks = Math.min(mSlivers, threads);
-            // a transposed A is packed as one shared panel unless every task reads it in place
-            boolean panel = transA && !(m % MR == 0 && Math.ceilDiv(slivers, nChunks) <= IN_PLACE_SLIVERS);
+            // a transposed A that many B slivers share is packed whole, as one panel; with few, each
+            // block is read in place (see IN_PLACE_SLIVERS), or packed on its own if it ends in a partial sliver
+            boolean panel = transA && Math.ceilDiv(slivers, nChunks) > IN_PLACE_SLIVERS;
             if (panel && caller.panelA.length < mSlivers * MR * kcStep) {
                 caller.panelA = new float[mSlivers * MR * kcStep];
             }
@@ -141,26 +142,30 @@ public final class Gemm {
                 parallel.parallelFor(packChunks, t -> GemmPacking.packB(transB, b, bOffset, n, k, pc, kc, jc, nc,
                         t * slivers / packChunks, (t + 1) * slivers / packChunks, packedB));
                 if (panel) {
-                    parallel.parallelFor(panelChunks, t -> GemmPacking.packTransposedA(a, aOffset, m, pc, kc,
+                    parallel.parallelFor(panelChunks, t -> GemmPacking.packTransposedA(a, aOffset, m, m, pc, kc,
                             t * mSlivers / panelChunks, (t + 1) * mSlivers / panelChunks, panelA));
                 }
                 parallel.parallelFor(mBlocks * nChunks, task -> {
                     Workspace own = workspaces.get();
                     int i0 = task / nChunks * MC, mc = Math.min(MC, m - i0), chunk = task % nChunks;
                     int first = chunk * slivers / nChunks, end = (chunk + 1) * slivers / nChunks;
-                    if (transA && mc % MR == 0 && end - first <= IN_PLACE_SLIVERS) {
+                    if (panel) {
+                        // this block's slivers of the shared panel
+                        macroKernel(own, panelA, i0 * kc, kc, MR, packedB, kc, mc, nc, first, end,
+                                c, cOffset + i0 * n + jc, n, alpha, blockBeta);
+                    } else if (transA && mc % MR == 0) {
                         // A stored [k][m] already holds each sliver as packing would lay it out, MR
                         // contiguous floats per p, only m apart instead of MR: read it in place. The copy
                         // saved costs as much as the arithmetic when few B slivers share the block
                         // (attention's dV and dK, n = 64); with many, packing wins (see IN_PLACE_SLIVERS)
                         macroKernel(own, a, aOffset + pc * m + i0, 1, m, packedB, kc, mc, nc, first, end,
                                 c, cOffset + i0 * n + jc, n, alpha, blockBeta);
-                    } else if (transA) {
-                        // this block's slivers of the shared panel
-                        macroKernel(own, panelA, i0 * kc, kc, MR, packedB, kc, mc, nc, first, end,
-                                c, cOffset + i0 * n + jc, n, alpha, blockBeta);
                     } else {
-                        GemmPacking.packA(a, aOffset, k, i0, mc, pc, kc, own.packedA);
+                        if (transA) {
+                            GemmPacking.packTransposedA(a, aOffset + i0, m, mc, pc, kc, 0, Math.ceilDiv(mc, MR), own.packedA);
+                        } else {
+                            GemmPacking.packA(a, aOffset, k, i0, mc, pc, kc, own.packedA);
+                        }
                         macroKernel(own, own.packedA, 0, kc, MR, packedB, kc, mc, nc, first, end,
                                 c, cOffset + i0 * n + jc, n, alpha, blockBeta);
                     }

@@ -28,14 +28,16 @@ final class GemmPacking {
     }
 
     /**
-     * Slivers [firstSliver, endSliver) of all m rows of op(A), columns [p0, p0+kc), for a transposed A
-     * (stored [k][m]): the whole panel, shared by the threads as B's block is, sliver s at
-     * {@code s * MR * kc}. Packed whole because each step's row is then read end to end; block by
-     * block, the copy read 192-float runs of rows m floats apart and cost 2.3 ns a float.
+     * Slivers [firstSliver, endSliver) of a transposed A (stored [k][m]) for columns [p0, p0+kc) of
+     * op(A): the {@code size} rows of op(A) from {@code a[at]} on, each step's row {@code m} floats
+     * apart, sliver s at {@code s * MR * kc} of {@code dst}. Either one thread's block, or the
+     * whole panel (all m rows), which the threads share as they share B's block: each step's row is
+     * then read end to end (block by block, the copy read 192-float runs of rows m floats apart, at
+     * 2.3 ns a float).
      */
-    static void packTransposedA(float[] a, int aOffset, int m, int p0, int kc, int firstSliver, int endSliver,
+    static void packTransposedA(float[] a, int at, int m, int size, int p0, int kc, int firstSliver, int endSliver,
                                 float[] dst) {
-        alongRows(a, aOffset, m, p0, kc, firstSliver * MR, Math.min(m, endSliver * MR), m, MR, dst);
+        alongRows(a, at, m, p0, kc, firstSliver * MR, Math.min(size, endSliver * MR), size, MR, dst);
     }
 
     /**
