@@ -41,8 +41,9 @@ final class DropoutKernel {
         int threshold = Philox.keepThreshold(p);
         // ranges are whole tiles (the grain is a multiple of 32), so no tile is split between tasks
         parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
-            int[] lanes = scratch.get().lanes();
-            long[] words = scratch.get().words();
+            Scratch own = scratch.get();
+            int[] lanes = own.lanes();
+            long[] words = own.words();
             for (int tileStart = first; tileStart < last; tileStart += Philox.TILE) {
                 long tile = tileStart / Philox.TILE;
                 if (vectors && tileStart + Philox.TILE <= last) {
