@@ -9,15 +9,24 @@ import java.util.Arrays;
  * Single-precision GEMM, {@code C = alpha * op(A) op(B) + beta * C}, cache-blocked the Goto/BLIS way:
  *
  * <pre>
- *   for j0 in n by NC:                      B block (kc x nc) is packed once and shared by all threads
- *     for p0 in k by KC:                    beta applies on the first k block, later ones add to C
- *       pack op(B)[p0:p0+kc][j0:j0+nc]
- *       (a transposed A shared by many B slivers: pack op(A)[:][p0:p0+kc] whole, as one shared panel)
- *       parallel for i0 in m by MC:         each thread packs its own A block (mc x kc), kept in L2
- *         pack op(A)[i0:i0+mc][p0:p0+kc]    (or take it from the panel, or read a transposed A in place)
- *         for each NR-column sliver of B:   sliver (kc x NR) stays in L1
- *           for each MR-row sliver of A:    microkernel: one MR x NR tile of C in registers
+ *   for p0 in k by KC:                      beta applies on the first k block, later ones add to C
+ *     pack op(A)[:][p0:p0+kc] whole         one panel (m x kc) shared by all threads, read from L3
+ *                                           (or, for a transposed A that few B slivers use, read in place)
+ *     for j0 in n by NC:
+ *       pack op(B)[p0:p0+kc][j0:j0+nc]      the B block (kc x nc, 512 KiB) shared by all threads, kept in L2
+ *       parallel for i0 in m by MC:         a task: MC rows of C (and a range of columns when m is small)
+ *         for each MR-row sliver of A:      sliver (kc x MR, 12 KiB) stays in L1
+ *           for each NR-column sliver of B: streamed from L2
+ *             microkernel: one MR x NR tile of C in registers
  * </pre>
+ *
+ * <p>why the A sliver, not the B sliver, is the one kept in L1: consecutive tiles then lie side by
+ * side along the same MR rows of C, so C is written (and, after the first k block, read) as MR
+ * forward streams that the hardware prefetcher follows. The other way round, each tile starts on
+ * MR rows of C that no access has touched for a whole B block, and the microkernel stalls on them:
+ * measured on the macro kernel alone (3072 x 2304 x 768, one thread, best of 10), 122-136 GFLOP/s
+ * against 149-157 this way, and 171 with C kept in L1, the microkernel's own speed. That needs the
+ * B block in L2, hence NC; the price is that A is packed once per k block for all of n, not per task.
  *
  * Operands are row-major and densely packed: op(A) is m x k, A is stored [m][k], or [k][m] when
  * transA; op(B) is k x n, B is stored [k][n], or [n][k] when transB; C is [m][n]. As in BLAS, C is
@@ -30,21 +39,22 @@ import java.util.Arrays;
  * <p>Packing buffers are per thread and allocated once. One instance serves one caller at a time.
  */
 public final class Gemm {
-    /**
-     * Rows of op(A) per packed block: 16 slivers of MR. The block (MC x KC floats, 192 KiB) sits in
-     * L2, and each B sliver brought into L1 serves all 16 of them.
-     */
+    /** Rows of C per task: 16 slivers of MR. */
     static final int MC = 16 * MR;
     /**
-     * Depth of a packed block; k is split into equal blocks of at most KC. A B sliver (KC x NR, 32 KiB)
-     * and an A sliver (KC x MR, 12 KiB) share the 48 KiB L1. Measured on the microkernel alone: 192
-     * and 256 run alike, 128 is ~10% slower (the tile's write-back is amortized over fewer FMAs).
+     * Depth of a packed block; k is split into equal blocks of at most KC. An A sliver (KC x MR,
+     * 12 KiB) sits in L1 beside the B sliver streaming past it. Measured on the microkernel alone:
+     * 192 and 256 run alike, 128 is ~10% slower (the tile's write-back is amortized over fewer FMAs).
      */
     static final int KC = 256;
-    /** Columns of op(B) per packed block: the whole width of every bert-base GEMM (3072 at 16 lanes). */
-    static final int NC = 96 * NR;
     /**
-     * A transposed A is read in place, unpacked, when at most this many B slivers use each A block.
+     * Columns of op(B) per packed block: KC x NC floats is 512 KiB, half the L2 of a Zen 4 core (1 MiB)
+     * and a quarter of this Xeon's (2 MiB). Measured on the macro kernel (see above), B blocks of 512
+     * KiB to 1.1 MiB ran alike (149-157 GFLOP/s); the whole width (2.3 MiB, past L2) 93-136.
+     */
+    static final int NC = 512;
+    /**
+     * A transposed A is read in place, unpacked, when at most this many B slivers use each A sliver.
      * In place, each pass over a sliver strides through kc rows m floats apart, which can map them
      * to few L1 sets; packed, it is contiguous. Measured (2 threads, best calls, old and new code
      * alternating): in place, attention's dV (96 of 384 x 64 x 384, 2 slivers) ran 134-146 GFLOP/s
@@ -60,10 +70,11 @@ public final class Gemm {
 
     /** One thread's packing buffers and the spill tile for partial tiles. */
     private static final class Workspace {
-        final float[] packedA = new float[MC * KC];
         final float[] packedB = new float[KC * NC];
         final float[] tile = new float[MR * NR];
-        /** A transposed A's whole panel (kc x m, see GemmPacking.packTransposedA): grown to the largest m. */
+        /** The last sliver of a transposed A read in place, when m is not a multiple of MR. */
+        final float[] tailA = new float[KC * MR];
+        /** op(A)'s panel for one k block (see GemmPacking.packA): grown to the largest m * kc. */
         float[] panelA = new float[0];
     }
 
@@ -123,74 +134,71 @@ public final class Gemm {
         float[] packedB = caller.packedB;  // the caller's, shared with the other threads
         int kBlocks = Math.ceilDiv(k, KC), kcStep = Math.ceilDiv(k, kBlocks);
         int mBlocks = Math.ceilDiv(m, MC), mSlivers = Math.ceilDiv(m, MR);
-        for (int j0 = 0; j0 < n; j0 += NC) {
-            int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;
-            // too few row blocks to keep every thread busy (m small, n large): split the columns too,
-            // at the price of packing each A block once per chunk (never worth it on one thread)
-            int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.min(slivers, Math.ceilDiv(2 * threads, mBlocks));
-            int packChunks = Math.min(slivers, threads), panelChunks = Math.min(mSlivers, threads);
-            // a transposed A that many B slivers share is packed whole, as one panel; with few, each
-            // block is read in place (see IN_PLACE_SLIVERS), or packed on its own if it ends in a partial sliver
-            boolean panel = transA && Math.ceilDiv(slivers, nChunks) > IN_PLACE_SLIVERS;
-            if (panel && caller.panelA.length < mSlivers * MR * kcStep) {
-                caller.panelA = new float[mSlivers * MR * kcStep];
+        // too few row blocks to keep every thread busy (m small, n large): split the columns too
+        int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.ceilDiv(2 * threads, mBlocks);
+        int packChunks = Math.min(mSlivers, threads);
+        // a transposed A that few B slivers share is read in place (see IN_PLACE_SLIVERS)
+        boolean inPlace = transA && Math.ceilDiv(Math.ceilDiv(Math.min(n, NC), NR), nChunks) <= IN_PLACE_SLIVERS;
+        if (!inPlace && caller.panelA.length < mSlivers * MR * kcStep) {
+            caller.panelA = new float[mSlivers * MR * kcStep];
+        }
+        float[] panelA = caller.panelA;
+        for (int p0 = 0; p0 < k; p0 += kcStep) {
+            int kc = Math.min(kcStep, k - p0), pc = p0;
+            float blockBeta = p0 == 0 ? beta : 1f;
+            if (!inPlace) {
+                parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, m, k, m, pc, kc,
+                        t * mSlivers / packChunks, (t + 1) * mSlivers / packChunks, panelA));
             }
-            float[] panelA = caller.panelA;
-            for (int p0 = 0; p0 < k; p0 += kcStep) {
-                int kc = Math.min(kcStep, k - p0), pc = p0;
-                float blockBeta = p0 == 0 ? beta : 1f;
-                parallel.parallelFor(packChunks, t -> GemmPacking.packB(transB, b, bOffset, n, k, pc, kc, jc, nc,
-                        t * slivers / packChunks, (t + 1) * slivers / packChunks, packedB));
-                if (panel) {
-                    parallel.parallelFor(panelChunks, t -> GemmPacking.packTransposedA(a, aOffset, m, m, pc, kc,
-                            t * mSlivers / panelChunks, (t + 1) * mSlivers / panelChunks, panelA));
-                }
-                parallel.parallelFor(mBlocks * nChunks, task -> {
+            for (int j0 = 0; j0 < n; j0 += NC) {
+                int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;
+                int chunks = Math.min(nChunks, slivers), bChunks = Math.min(slivers, threads);
+                parallel.parallelFor(bChunks, t -> GemmPacking.packB(transB, b, bOffset, n, k, pc, kc, jc, nc,
+                        t * slivers / bChunks, (t + 1) * slivers / bChunks, packedB));
+                parallel.parallelFor(mBlocks * chunks, task -> {
+                    int i0 = task / chunks * MC, iEnd = Math.min(m, i0 + MC), chunk = task % chunks, tail = m % MR;
                     Workspace own = workspaces.get();
-                    int i0 = task / nChunks * MC, mc = Math.min(MC, m - i0), chunk = task % nChunks;
-                    int first = chunk * slivers / nChunks, end = (chunk + 1) * slivers / nChunks;
-                    if (panel) {
-                        // this block's slivers of the shared panel
-                        macroKernel(own, panelA, i0 * kc, kc, MR, packedB, kc, mc, nc, first, end,
-                                c, cOffset + i0 * n + jc, n, alpha, blockBeta);
-                    } else if (transA && mc % MR == 0) {
-                        // A stored [k][m] already holds each sliver as packing would lay it out, MR
-                        // contiguous floats per p, only m apart instead of MR: read it in place. The copy
-                        // saved costs as much as the arithmetic when few B slivers share the block
-                        // (attention's dV and dK, n = 64); with many, packing wins (see IN_PLACE_SLIVERS)
-                        macroKernel(own, a, aOffset + pc * m + i0, 1, m, packedB, kc, mc, nc, first, end,
-                                c, cOffset + i0 * n + jc, n, alpha, blockBeta);
-                    } else {
-                        if (transA) {
-                            GemmPacking.packTransposedA(a, aOffset + i0, m, mc, pc, kc, 0, Math.ceilDiv(mc, MR), own.packedA);
-                        } else {
-                            GemmPacking.packA(a, aOffset, k, i0, mc, pc, kc, own.packedA);
-                        }
-                        macroKernel(own, own.packedA, 0, kc, MR, packedB, kc, mc, nc, first, end,
-                                c, cOffset + i0 * n + jc, n, alpha, blockBeta);
+                    if (inPlace && iEnd == m && tail != 0) {
+                        // the last sliver cannot be read in place (it would read past row m): pack it alone
+                        GemmPacking.packA(true, a, aOffset + m - tail, m, k, tail, pc, kc, 0, 1, own.tailA);
                     }
+                    macroKernel(own, inPlace, a, aOffset, m, panelA, pc, kc, packedB, nc,
+                            i0, iEnd, chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
+                            c, cOffset + jc, n, alpha, blockBeta);
                 });
             }
         }
     }
 
     /**
-     * C[mc][slivers firstSliver..endSliver of nc] at c[cAt] from an A block and a packed B block. Row r
-     * of the A block starts at {@code aData[aAt + r * aRowStep]} and steps {@code aStep} floats per p:
-     * (kc, MR) for a packed block, (1, m) for a transposed A read in place.
+     * Rows [i0, iEnd) of C, B slivers [firstSliver, endSliver) of the block at C's column
+     * {@code cAt}, for k block p0 .. p0+kc: A sliver by A sliver, each taken from the panel, or read
+     * in place from a transposed A (stored [k][m], it already holds each sliver as packing lays it
+     * out, MR contiguous floats per p, only m apart instead of MR), or, for the last one of a
+     * transposed A read in place when m is not a multiple of MR, from the thread's tailA.
      */
-    private void macroKernel(Workspace own, float[] aData, int aAt, int aRowStep, int aStep, float[] packedB,
-                             int kc, int mc, int nc, int firstSliver, int endSliver,
-                             float[] c, int cAt, int ldc, float alpha, float beta) {
-        for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
-            int cols = Math.min(NR, nc - s);
-            for (int r = 0; r < mc; r += MR) {
-                int rows = Math.min(MR, mc - r), at = cAt + r * ldc + s;
+    private void macroKernel(Workspace own, boolean inPlace, float[] a, int aOffset, int m,
+                             float[] panelA, int p0, int kc, float[] packedB, int nc, int i0, int iEnd,
+                             int firstSliver, int endSliver, float[] c, int cAt, int ldc, float alpha, float beta) {
+        for (int r = i0; r < iEnd; r += MR) {
+            int rows = Math.min(MR, iEnd - r);
+            float[] aData = panelA;
+            int aAt = r * kc, aStep = MR;
+            if (inPlace && rows == MR) {
+                aData = a;
+                aAt = aOffset + p0 * m + r;
+                aStep = m;
+            } else if (inPlace) {
+                aData = own.tailA;
+                aAt = 0;
+            }
+            for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
+                int cols = Math.min(NR, nc - s), at = cAt + r * ldc + s;
                 if (simd) {
-                    GemmKernel.tile(kc, aData, aAt + r * aRowStep, aStep, packedB, s * kc, c, at, ldc, rows, cols,
+                    GemmKernel.tile(kc, aData, aAt, aStep, packedB, s * kc, c, at, ldc, rows, cols,
                             alpha, beta, own.tile);
                 } else {
-                    GemmKernel.tileScalar(kc, aData, aAt + r * aRowStep, aStep, packedB, s * kc, c, at, ldc, rows, cols,
+                    GemmKernel.tileScalar(kc, aData, aAt, aStep, packedB, s * kc, c, at, ldc, rows, cols,
                             alpha, beta, own.tile);
                 }
             }

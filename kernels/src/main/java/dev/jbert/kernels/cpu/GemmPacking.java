@@ -2,8 +2,11 @@ package dev.jbert.kernels.cpu;
 
 import static dev.jbert.kernels.cpu.GemmKernel.MR;
 import static dev.jbert.kernels.cpu.GemmKernel.NR;
+import static dev.jbert.kernels.cpu.GemmKernel.LANES;
+import static dev.jbert.kernels.cpu.GemmKernel.SPECIES;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 
 /**
  * Copies blocks of op(A) and op(B) into the order the microkernel reads them, so it streams through
@@ -17,27 +20,27 @@ import jdk.incubator.vector.FloatVector;
  * A last, partial sliver is padded with zeros, so the microkernel always computes whole tiles.
  */
 final class GemmPacking {
+    /** A gather's row offsets (one per lane), per thread: filled per sliver, never allocated in a step. */
+    private static final ThreadLocal<int[]> GATHER_ROWS = ThreadLocal.withInitial(() -> new int[LANES]);
+
     private GemmPacking() {}
 
     /**
-     * Rows [i0, i0+mc) and columns [p0, p0+kc) of a plain A (m x k, stored [m][k]) into {@code dst}:
-     * one thread's block.
+     * Slivers [firstSliver, endSliver) of the {@code size} rows of op(A) (m x k) from the one at
+     * {@code a[at]} on, for columns [p0, p0+kc), sliver s at {@code s * MR * kc} of {@code dst}. A is
+     * stored [m][k] (row i at {@code at + i * k}), or [k][m] when transA (row i at {@code at + i}).
+     * Threads share the packing of a whole panel (all m rows) by taking ranges of slivers; a transposed
+     * A's panel is read step by step, each step's row end to end (block by block, the copy read
+     * 192-float runs of rows m floats apart, at 2.3 ns a float).
      */
-    static void packA(float[] a, int aOffset, int k, int i0, int mc, int p0, int kc, float[] dst) {
-        acrossRows(a, aOffset + i0 * k, k, p0, kc, 0, mc, mc, MR, dst);
-    }
-
-    /**
-     * Slivers [firstSliver, endSliver) of a transposed A (stored [k][m]) for columns [p0, p0+kc) of
-     * op(A): the {@code size} rows of op(A) from {@code a[at]} on, each step's row {@code m} floats
-     * apart, sliver s at {@code s * MR * kc} of {@code dst}. Either one thread's block, or the
-     * whole panel (all m rows), which the threads share as they share B's block: each step's row is
-     * then read end to end (block by block, the copy read 192-float runs of rows m floats apart, at
-     * 2.3 ns a float).
-     */
-    static void packTransposedA(float[] a, int at, int m, int size, int p0, int kc, int firstSliver, int endSliver,
-                                float[] dst) {
-        alongRows(a, at, m, p0, kc, firstSliver * MR, Math.min(size, endSliver * MR), size, MR, dst);
+    static void packA(boolean transA, float[] a, int at, int m, int k, int size, int p0, int kc,
+                      int firstSliver, int endSliver, float[] dst) {
+        int first = firstSliver * MR, end = Math.min(size, endSliver * MR);
+        if (transA) {
+            alongRows(a, at, m, p0, kc, first, end, size, MR, dst);
+        } else {
+            acrossRows(a, at, k, p0, kc, first, end, size, MR, dst);
+        }
     }
 
     /**
@@ -75,22 +78,27 @@ final class GemmPacking {
 
     /**
      * The same when the source holds each position as a row, step p of position j at
-     * {@code src[at + j * ld + p]} (a plain A, a transposed B): a transposing copy, one float at a time.
+     * {@code src[at + j * ld + p]} (a plain A, a transposed B): a transposing copy. Each step of a
+     * vector's worth of positions is one gather, rows ld apart, and one store; positions past the
+     * block's edge are masked off (their index points at a row inside it) and stored as zeros.
+     * Measured on a 3072 x 256 panel: 0.33 ns a float, against 0.6 for a scalar copy.
      */
     private static void acrossRows(float[] src, int at, int ld, int p0, int kc, int first, int end, int size,
                                    int width, float[] dst) {
+        int[] rows = GATHER_ROWS.get();
         for (int s = first; s < end; s += width) {
             int count = Math.min(width, size - s), d = s * kc;
-            for (int j = 0; j < width; j++) {
-                if (j < count) {
-                    int row = at + (s + j) * ld + p0;
-                    for (int p = 0; p < kc; p++) {
-                        dst[d + p * width + j] = src[row + p];
-                    }
-                } else {
-                    for (int p = 0; p < kc; p++) {
-                        dst[d + p * width + j] = 0f;
-                    }
+            for (int j = 0; j < width; j += LANES) {
+                for (int lane = 0; lane < LANES; lane++) {
+                    rows[lane] = j + lane < count ? lane * ld : 0;
+                }
+                VectorMask<Float> valid = SPECIES.indexInRange(j, count), inSliver = SPECIES.indexInRange(j, width);
+                int row = at + (s + j) * ld + p0;
+                for (int p = 0; p < kc; p++) {
+                    // a vector wholly past the edge has no row to gather from (its base would be outside)
+                    FloatVector step = j < count ? FloatVector.fromArray(SPECIES, src, row + p, rows, 0, valid)
+                            : FloatVector.zero(SPECIES);
+                    step.intoArray(dst, d + p * width + j, inSliver);
                 }
             }
         }
@@ -103,9 +111,9 @@ final class GemmPacking {
      * calls.) Data movement only, so it is the same with SIMD off.
      */
     private static void copyPadded(float[] src, int from, int count, float[] dst, int at, int width) {
-        for (int j = 0; j < width; j += GemmKernel.LANES) {
-            FloatVector.fromArray(GemmKernel.SPECIES, src, from + j, GemmKernel.SPECIES.indexInRange(j, count))
-                    .intoArray(dst, at + j, GemmKernel.SPECIES.indexInRange(j, width));
+        for (int j = 0; j < width; j += LANES) {
+            FloatVector.fromArray(SPECIES, src, from + j, SPECIES.indexInRange(j, count))
+                    .intoArray(dst, at + j, SPECIES.indexInRange(j, width));
         }
     }
 }

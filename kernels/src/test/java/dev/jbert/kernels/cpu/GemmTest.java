@@ -92,7 +92,7 @@ class GemmTest {
     void allTransposesAtOddSizes() {
         int[][] sizes = {{1, 1, 1}, {1, 37, 5}, {29, 1, 7}, {5, 6, 1}, {13, 33, 17}, {12, 32, 16}, {11, 31, 15},
                 {Gemm.MC + 1, GemmKernel.NR * 3 - 1, 40}, {Gemm.MC - 1, 65, Gemm.KC + 1}, {13, 33, 2 * Gemm.KC + 3},
-                // transposed A is read in place in blocks of whole MR-row slivers, packed otherwise: both at once
+                // a transposed A read in place: whole MR-row slivers only, then with a last partial one packed alone
                 {Gemm.MC + 2 * GemmKernel.MR, GemmKernel.NR + 5, Gemm.KC + 7}, {3 * GemmKernel.MR, 2 * GemmKernel.NR, 11}};
         long seed = 1;
         for (int[] s : sizes) {
@@ -136,6 +136,10 @@ class GemmTest {
         check(true, true, Gemm.MC + 1, GemmKernel.NR + 1, Gemm.KC + 1, 1f, 0f, 8);
         // a transposed A, whole slivers but too many B slivers to read it in place: the shared panel
         check(true, false, 2 * Gemm.MC, GemmKernel.NR * (Gemm.IN_PLACE_SLIVERS + 2) + 3, Gemm.KC + 5, 1f, 1f, 9);
+        // more than one B block (NC columns), ragged, with A packed and with a transposed A read in
+        // place that few rows split into column chunks, its last sliver partial
+        check(false, true, Gemm.MC + 5, 2 * Gemm.NC + GemmKernel.NR + 3, Gemm.KC + 2, 1f, 0.5f, 10);
+        check(true, false, 2 * GemmKernel.MR + 6, Gemm.NC + 2 * GemmKernel.NR + 1, 50, 1f, 0f, 11);
     }
 
     @Test
