@@ -26,9 +26,10 @@ import java.util.Arrays;
  * MR rows of C that no access has touched for a whole B block, and the microkernel stalls on them:
  * measured on the macro kernel alone (3072 x 2304 x 768, one thread, best of 10), 122-136 GFLOP/s
  * against 149-157 this way, and 171 with C kept in L1, the microkernel's own speed. That needs the
- * B block in L2, hence NC; the price is that A is packed once per k block for all of n, not per task.
+ * B block in L2, hence NC. So A is packed up front, once per k block, as one panel read back from
+ * L3: packed per task, each A block would be packed again for every B block.
  *
- * Operands are row-major and densely packed: op(A) is m x k, A is stored [m][k], or [k][m] when
+ * <p>Operands are row-major and densely packed: op(A) is m x k, A is stored [m][k], or [k][m] when
  * transA; op(B) is k x n, B is stored [k][n], or [n][k] when transB; C is [m][n]. As in BLAS, C is
  * not read when beta == 0 (so NaNs there do not leak), and k == 0 or alpha == 0 means C = beta * C.
  *
@@ -36,7 +37,8 @@ import java.util.Arrays;
  * one), whichever thread computes it, so results are bitwise identical for every thread count, and
  * with SIMD on and off.
  *
- * <p>Packing buffers are per thread and allocated once. One instance serves one caller at a time.
+ * <p>Packing buffers are per thread and allocated once (A's panel grows to the largest m x kc seen).
+ * One instance serves one caller at a time.
  */
 public final class Gemm {
     /** Rows of C per task: 16 slivers of MR. */
