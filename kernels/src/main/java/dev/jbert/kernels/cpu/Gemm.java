@@ -74,8 +74,6 @@ public final class Gemm {
     private static final class Workspace {
         final float[] packedB = new float[KC * NC];
         final float[] tile = new float[MR * NR];
-        /** The last sliver of a transposed A read in place, when m is not a multiple of MR. */
-        final float[] tailA = new float[KC * MR];
         /** op(A)'s panel for one k block (see GemmPacking.packA): grown to the largest m * kc. */
         float[] panelA = new float[0];
     }
@@ -138,34 +136,29 @@ public final class Gemm {
         int mBlocks = Math.ceilDiv(m, MC), mSlivers = Math.ceilDiv(m, MR);
         // too few row blocks to keep every thread busy (m small, n large): split the columns too
         int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.ceilDiv(2 * threads, mBlocks);
-        int packChunks = Math.min(mSlivers, threads);
-        // a transposed A that few B slivers share is read in place (see IN_PLACE_SLIVERS)
+        // a transposed A that few B slivers share is read in place (see IN_PLACE_SLIVERS); the panel
+        // then holds only its last sliver if that one is partial (read in place, it would run past row m)
         boolean inPlace = transA && Math.ceilDiv(Math.ceilDiv(Math.min(n, NC), NR), nChunks) <= IN_PLACE_SLIVERS;
-        if (!inPlace && caller.panelA.length < mSlivers * MR * kcStep) {
+        int firstPacked = !inPlace ? 0 : m % MR == 0 ? mSlivers : mSlivers - 1;
+        int packed = mSlivers - firstPacked, packChunks = Math.min(packed, threads);
+        if (packed > 0 && caller.panelA.length < mSlivers * MR * kcStep) {
             caller.panelA = new float[mSlivers * MR * kcStep];
         }
         float[] panelA = caller.panelA;
         for (int p0 = 0; p0 < k; p0 += kcStep) {
             int kc = Math.min(kcStep, k - p0), pc = p0;
             float blockBeta = p0 == 0 ? beta : 1f;
-            if (!inPlace) {
-                parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, m, k, m, pc, kc,
-                        t * mSlivers / packChunks, (t + 1) * mSlivers / packChunks, panelA));
-            }
+            parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, m, k, m, pc, kc,
+                    firstPacked + t * packed / packChunks, firstPacked + (t + 1) * packed / packChunks, panelA));
             for (int j0 = 0; j0 < n; j0 += NC) {
                 int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;
                 int chunks = Math.min(nChunks, slivers), bChunks = Math.min(slivers, threads);
                 parallel.parallelFor(bChunks, t -> GemmPacking.packB(transB, b, bOffset, n, k, pc, kc, jc, nc,
                         t * slivers / bChunks, (t + 1) * slivers / bChunks, packedB));
                 parallel.parallelFor(mBlocks * chunks, task -> {
-                    int i0 = task / chunks * MC, iEnd = Math.min(m, i0 + MC), chunk = task % chunks, tail = m % MR;
-                    Workspace own = workspaces.get();
-                    if (inPlace && iEnd == m && tail != 0) {
-                        // the last sliver cannot be read in place (it would read past row m): pack it alone
-                        GemmPacking.packA(true, a, aOffset + m - tail, m, k, tail, pc, kc, 0, 1, own.tailA);
-                    }
-                    macroKernel(own, inPlace, a, aOffset, m, panelA, pc, kc, packedB, nc,
-                            i0, iEnd, chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
+                    int i0 = task / chunks * MC, chunk = task % chunks;
+                    macroKernel(workspaces.get(), inPlace, a, aOffset, m, panelA, pc, kc, packedB, nc,
+                            i0, Math.min(m, i0 + MC), chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
                             c, cOffset + jc, n, alpha, blockBeta);
                 });
             }
@@ -174,26 +167,18 @@ public final class Gemm {
 
     /**
      * Rows [i0, iEnd) of C, B slivers [firstSliver, endSliver) of the block at C's column
-     * {@code cAt}, for k block p0 .. p0+kc: A sliver by A sliver, each taken from the panel, or read
-     * in place from a transposed A (stored [k][m], it already holds each sliver as packing lays it
-     * out, MR contiguous floats per p, only m apart instead of MR), or, for the last one of a
-     * transposed A read in place when m is not a multiple of MR, from the thread's tailA.
+     * {@code cAt}, for k block p0 .. p0+kc: A sliver by A sliver, each taken from the panel, or, whole
+     * slivers only, read in place from a transposed A (stored [k][m], it already holds each sliver as
+     * packing lays it out, MR contiguous floats per p, only m apart instead of MR).
      */
     private void macroKernel(Workspace own, boolean inPlace, float[] a, int aOffset, int m,
                              float[] panelA, int p0, int kc, float[] packedB, int nc, int i0, int iEnd,
                              int firstSliver, int endSliver, float[] c, int cAt, int ldc, float alpha, float beta) {
         for (int r = i0; r < iEnd; r += MR) {
             int rows = Math.min(MR, iEnd - r);
-            float[] aData = panelA;
-            int aAt = r * kc, aStep = MR;
-            if (inPlace && rows == MR) {
-                aData = a;
-                aAt = aOffset + p0 * m + r;
-                aStep = m;
-            } else if (inPlace) {
-                aData = own.tailA;
-                aAt = 0;
-            }
+            boolean direct = inPlace && rows == MR;
+            float[] aData = direct ? a : panelA;
+            int aAt = direct ? aOffset + p0 * m + r : r * kc, aStep = direct ? m : MR;
             for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
                 int cols = Math.min(NR, nc - s), at = cAt + r * ldc + s;
                 if (simd) {
