@@ -49,7 +49,7 @@ import org.openjdk.jmh.util.Statistics;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx8g"})
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-XX:-ClipInlining", "--enable-native-access=ALL-UNNAMED", "-Xmx8g"})
 public class GemmBenchmark {
     static final int ROWS = 8 * 384, HEADS = 8 * 12, T = 384, D = 64;
 

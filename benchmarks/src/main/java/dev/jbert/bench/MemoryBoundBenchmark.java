@@ -46,7 +46,7 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx8g"})
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-XX:-ClipInlining", "--enable-native-access=ALL-UNNAMED", "-Xmx8g"})
 public class MemoryBoundBenchmark {
     static final int TOKENS = 8 * 384, HIDDEN = 768, FFN = 3072, HEADS = 12, SEQUENCE = 384;
     static final int PARAMETERS = 109_483_778; // bert-base with the QA head

@@ -80,9 +80,13 @@ final class DropoutKernel {
         LongVector c3 = LongVector.broadcast(LONGS, (stream >>> 32) & LOW32);
         long k0 = seed & LOW32;
         long k1 = (seed >>> 32) & LOW32;
+        // both factors masked to 32 bits, so that C2 multiplies with VPMULUDQ (32 x 32 -> 64, one
+        // uop) instead of VPMULLQ (64 x 64, three): it recognizes exactly this shape (JDK-8341137)
+        LongVector multiplier0 = LongVector.broadcast(LONGS, Philox.MULTIPLIER_0).and(LOW32);
+        LongVector multiplier1 = LongVector.broadcast(LONGS, Philox.MULTIPLIER_1).and(LOW32);
         for (int round = 0; round < Philox.ROUNDS; round++) {
-            LongVector product0 = c0.mul(Philox.MULTIPLIER_0 & LOW32);
-            LongVector product1 = c2.mul(Philox.MULTIPLIER_1 & LOW32);
+            LongVector product0 = c0.and(LOW32).mul(multiplier0);
+            LongVector product1 = c2.and(LOW32).mul(multiplier1);
             LongVector hi0 = product0.lanewise(VectorOperators.LSHR, 32);
             LongVector lo0 = product0.and(LOW32);
             LongVector hi1 = product1.lanewise(VectorOperators.LSHR, 32);

@@ -12,6 +12,15 @@ import jdk.incubator.vector.VectorSpecies;
  * for the rest. With SIMD off, {@code bound} is 0 and the scalar loop does everything: the same
  * kernel, the same blocking, one lane wide. That is the scalar fast path the benchmarks compare
  * against, and a way to tell a Vector API problem from an algorithm problem.
+ *
+ * <p>Vector code is only fast where C2 turns every Vector API call into its intrinsic. Two things
+ * can stop it, and the kernels guard against both: a helper the JIT does not inline (so no helper
+ * takes or returns vectors; see {@link #exp}), and C2's inlining budget. By default C2 stops
+ * inlining once a compilation holds 8000 bytes of bytecode and defers the remaining calls; one
+ * GELU loop with the Vector API's layers inlined passes that, and in some runs the deferred calls
+ * left their vectors on the heap (found with JFR's allocation samples: 98 young collections in
+ * three bert-base steps, all of them boxes from {@code GeluKernels.phiAndGaussian}). So every JVM
+ * that runs these kernels (the launcher, the tests, the benchmarks) passes {@code -XX:-ClipInlining}.
  */
 final class Simd {
     /** The widest shape this CPU runs well (16 floats with AVX-512, 8 with AVX2). */
