@@ -3,6 +3,9 @@ package dev.jbert.kernels.cpu;
 import static dev.jbert.kernels.cpu.GemmKernel.MR;
 import static dev.jbert.kernels.cpu.GemmKernel.NR;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 
 /**
@@ -13,9 +16,9 @@ import java.util.Arrays;
  *     pack op(A)[:][p0:p0+kc] whole         one panel (m x kc) shared by all threads, read from L3
  *                                           (or, for a transposed A that few B slivers use, read in place)
  *     for j0 in n by NC:
- *       pack op(B)[p0:p0+kc][j0:j0+nc]      the B block (kc x nc, 512 KiB) shared by all threads, kept in L2
+ *       pack op(B)[p0:p0+kc][j0:j0+nc]      the B block (kc x nc, 512-768 KiB) shared by all threads, kept in L2
  *       parallel for i0 in m by MC:         a task: MC rows of C (and a range of columns when m is small)
- *         for each MR-row sliver of A:      sliver (kc x MR, 12 KiB) stays in L1
+ *         for each MR-row sliver of A:      sliver (kc x MR, 3/4 of L1) stays in L1
  *           for each NR-column sliver of B: streamed from L2
  *             microkernel: one MR x NR tile of C in registers
  * </pre>
@@ -34,8 +37,8 @@ import java.util.Arrays;
  * not read when beta == 0 (so NaNs there do not leak), and k == 0 or alpha == 0 means C = beta * C.
  *
  * <p>Every element of C is summed over k in the same order (k blocks in order, FMAs in order within
- * one), whichever thread computes it, so results are bitwise identical for every thread count, and
- * with SIMD on and off.
+ * one), whichever thread computes it, so on one machine (KC follows its L1) results are bitwise
+ * identical for every thread count, and with SIMD on and off.
  *
  * <p>Packing buffers are per thread and allocated once (A's panel grows to the largest m x kc seen).
  * One instance serves one caller at a time.
@@ -44,17 +47,24 @@ public final class Gemm {
     /** Rows of C per task: 16 slivers of MR. */
     static final int MC = 16 * MR;
     /**
-     * Depth of a packed block; k is split into equal blocks of at most KC. An A sliver (KC x MR,
-     * 12 KiB) sits in L1 beside the B sliver streaming past it. Measured on the microkernel alone:
-     * 192 and 256 run alike, 128 is ~10% slower (the tile's write-back is amortized over fewer FMAs).
+     * Depth of a packed block; k is split into equal blocks of at most KC. The deeper the block,
+     * the fewer times C is read and written back (once per block), and that write-back is what
+     * the macro kernel loses most to: its 12-row streams of C are too short for the prefetcher
+     * (measured on one thread, each variant interleaved call by call with the others: the tiles
+     * ran 8% slower writing the real C than with C kept in L1). So KC is as deep as lets an A
+     * sliver (KC x MR floats) fill 3/4 of the L1 data cache: 768 with 48 KiB, 512 with Zen 4's
+     * 32 KiB. Measured on the 48 KiB Xeon (one thread, jbert / OpenBLAS interleaved, medians,
+     * two rounds): KC 768 and NC 256 against 256 and 512 raised the ratio on all four Linear
+     * shapes tried, QKV forward from 0.82-0.85 to 0.89-0.98, a weight gradient from 0.78-0.81 to
+     * 0.84-0.87; KC 512 gained half as much; KC 1024 (a sliver past L1) and NC 128 less or none.
      */
-    static final int KC = 256;
+    static final int KC = depthFor(l1DataBytes());
     /**
-     * Columns of op(B) per packed block: KC x NC floats is 512 KiB, half the L2 of a Zen 4 core (1 MiB)
-     * and a quarter of this Xeon's (2 MiB). Measured on the macro kernel (see above), B blocks of 512
-     * KiB to 1.1 MiB ran alike (149-157 GFLOP/s); the whole width (2.3 MiB, past L2) 93-136.
+     * Columns of op(B) per packed block: KC x NC floats is the block kept in L2 (768 KiB with KC
+     * 768 of this Xeon's 2 MiB; 512 KiB with KC 512 of Zen 4's 1 MiB). 256 ran faster than 512
+     * (above) and than 384.
      */
-    static final int NC = 512;
+    static final int NC = 256;
     /**
      * A transposed A is read in place, unpacked, when at most this many B slivers use each A sliver.
      * In place, each pass over a sliver strides through kc rows m floats apart, which can map them
@@ -201,5 +211,33 @@ public final class Gemm {
                 c[i] *= beta;
             }
         }
+    }
+
+    /** KC for an L1 data cache of {@code bytes}: a multiple of 64 whose A sliver fills at most 3/4 of it. */
+    static int depthFor(int bytes) {
+        int depth = 3 * bytes / 4 / (MR * Float.BYTES) / 64 * 64;
+        return Math.clamp(depth, 128, 1024);
+    }
+
+    /**
+     * The L1 data cache of one core, from Linux's sysfs ({@code .../cpu0/cache/index*}); 32 KiB,
+     * the smallest of current x86 cores, where it cannot be read.
+     */
+    private static int l1DataBytes() {
+        Path caches = Path.of("/sys/devices/system/cpu/cpu0/cache");
+        for (int index = 0; index < 8; index++) {
+            Path dir = caches.resolve("index" + index);
+            try {
+                if (Files.readString(dir.resolve("level")).strip().equals("1")
+                        && Files.readString(dir.resolve("type")).strip().equals("Data")) {
+                    String size = Files.readString(dir.resolve("size")).strip();  // e.g. "48K"
+                    return size.endsWith("K") ? Integer.parseInt(size.substring(0, size.length() - 1)) * 1024
+                            : Integer.parseInt(size);
+                }
+            } catch (IOException | NumberFormatException e) {
+                break;
+            }
+        }
+        return 32 * 1024;
     }
 }

@@ -89,6 +89,15 @@ class GemmTest {
     }
 
     @Test
+    void blockDepthFollowsTheL1DataCache() {
+        assertEquals(768, Gemm.depthFor(48 * 1024));   // an A sliver of 36 KiB: 3/4 of L1
+        assertEquals(512, Gemm.depthFor(32 * 1024));   // Zen 4
+        assertEquals(128, Gemm.depthFor(4 * 1024));    // never shallower than 128
+        assertEquals(1024, Gemm.depthFor(1 << 20));    // nor deeper than 1024
+        assertTrue(Gemm.KC % 64 == 0 && Gemm.KC >= 128 && Gemm.KC <= 1024, "KC " + Gemm.KC);
+    }
+
+    @Test
     void allTransposesAtOddSizes() {
         int[][] sizes = {{1, 1, 1}, {1, 37, 5}, {29, 1, 7}, {5, 6, 1}, {13, 33, 17}, {12, 32, 16}, {11, 31, 15},
                 {Gemm.MC + 1, GemmKernel.NR * 3 - 1, 40}, {Gemm.MC - 1, 65, Gemm.KC + 1}, {13, 33, 2 * Gemm.KC + 3},
