@@ -73,6 +73,12 @@ public final class Gemm {
      * against 77-92 packed, and the weight gradients (24-96 slivers) 0-20% slower, so they stay packed.
      */
     static final int IN_PLACE_SLIVERS = 4;
+    /**
+     * KC for a transposed A read in place: its sliver's kc rows lie m floats apart, and deeper than
+     * this they no longer fit the few L1 sets they map to. With KC 768 (k = 384 in one block)
+     * attention's dV and dK fell from 1.26-1.49x OpenBLAS to 0.68-0.89x (JMH, 2 threads, best calls).
+     */
+    static final int IN_PLACE_KC = 256;
     /** Batched GEMMs run one matrix per task when there are at least this many per thread. */
     private static final int BATCH_PER_THREAD = 2;
 
@@ -142,13 +148,13 @@ public final class Gemm {
                           float[] a, int aOffset, float[] b, int bOffset, float beta, float[] c, int cOffset, int threads) {
         Workspace caller = workspaces.get();
         float[] packedB = caller.packedB;  // the caller's, shared with the other threads
-        int kBlocks = Math.ceilDiv(k, KC), kcStep = Math.ceilDiv(k, kBlocks);
         int mBlocks = Math.ceilDiv(m, MC), mSlivers = Math.ceilDiv(m, MR);
         // too few row blocks to keep every thread busy (m small, n large): split the columns too
         int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.ceilDiv(2 * threads, mBlocks);
         // a transposed A that few B slivers share is read in place (see IN_PLACE_SLIVERS); the panel
         // then holds only its last sliver if that one is partial (read in place, it would run past row m)
         boolean inPlace = transA && Math.ceilDiv(Math.ceilDiv(Math.min(n, NC), NR), nChunks) <= IN_PLACE_SLIVERS;
+        int kBlocks = Math.ceilDiv(k, inPlace ? IN_PLACE_KC : KC), kcStep = Math.ceilDiv(k, kBlocks);
         int firstPacked = !inPlace ? 0 : m % MR == 0 ? mSlivers : mSlivers - 1;
         int packed = mSlivers - firstPacked, packChunks = Math.min(packed, threads);
         if (packed > 0 && caller.panelA.length < mSlivers * MR * kcStep) {
