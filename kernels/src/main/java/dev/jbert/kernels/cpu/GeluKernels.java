@@ -87,9 +87,11 @@ final class GeluKernels {
      * into {@code parts[LANES .. 2 LANES)}. Arrays in and out, not vectors: see {@link Simd#exp}.
      */
     private static void phiAndGaussian(float[] xs, int at, float[] parts) {
-        FloatVector z = FloatVector.fromArray(Simd.FLOATS, xs, at).mul(SQRT_HALF);
-        z.mul(z).neg().intoArray(parts, Simd.LANES);
+        FloatVector half = FloatVector.fromArray(Simd.FLOATS, xs, at).mul(SQRT_HALF);
+        half.mul(half).neg().intoArray(parts, Simd.LANES);
         Simd.exp(parts, Simd.LANES);
+        // z is loaded again rather than kept: no vector may be live across a call (see Simd)
+        FloatVector z = FloatVector.fromArray(Simd.FLOATS, xs, at).mul(SQRT_HALF);
         FloatVector gaussian = FloatVector.fromArray(Simd.FLOATS, parts, Simd.LANES);
         FloatVector t = FloatVector.broadcast(Simd.FLOATS, 1f).div(z.abs().fma(P, 1f));
         FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(Simd.FLOATS, A3))

@@ -152,8 +152,9 @@ public final class Gemm {
         // too few row blocks to keep every thread busy (m small, n large): split the columns too
         int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.ceilDiv(2 * threads, mBlocks);
         // a transposed A that few B slivers share is read in place (see IN_PLACE_SLIVERS); the panel
-        // then holds only its last sliver if that one is partial (read in place, it would run past row m)
-        boolean inPlace = transA && Math.ceilDiv(Math.ceilDiv(Math.min(n, NC), NR), nChunks) <= IN_PLACE_SLIVERS;
+        // then holds only its last sliver if that one is partial (read in place, it would run past row m).
+        // Decided by the shape alone, never the thread count: it sets the k blocks, and so the rounding
+        boolean inPlace = transA && Math.ceilDiv(Math.min(n, NC), NR) <= IN_PLACE_SLIVERS;
         int kBlocks = Math.ceilDiv(k, inPlace ? IN_PLACE_KC : KC), kcStep = Math.ceilDiv(k, kBlocks);
         int firstPacked = !inPlace ? 0 : m % MR == 0 ? mSlivers : mSlivers - 1;
         int packed = mSlivers - firstPacked, packChunks = Math.min(packed, threads);

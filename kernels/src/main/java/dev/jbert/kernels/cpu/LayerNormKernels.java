@@ -112,9 +112,9 @@ final class LayerNormKernels {
                     vgx = g.fma(xhat, vgx);
                 }
                 vg.intoArray(lanes, 0);
-                float sumG = Simd.sum(lanes);
-                vgx.intoArray(lanes, 0);
-                float sumGX = Simd.sum(lanes);
+                vgx.intoArray(lanes, Simd.LANES);  // stored before either call: see Simd
+                float sumG = Simd.sum(lanes, 0);
+                float sumGX = Simd.sum(lanes, Simd.LANES);
                 for (; c < cols; c++) {
                     float xhat = (xs[x.offset + row + c] - mu) * s;
                     float g = dys[dy.offset + row + c] * gs[gamma.offset + c];

@@ -13,14 +13,20 @@ import jdk.incubator.vector.VectorSpecies;
  * kernel, the same blocking, one lane wide. That is the scalar fast path the benchmarks compare
  * against, and a way to tell a Vector API problem from an algorithm problem.
  *
- * <p>Vector code is only fast where C2 turns every Vector API call into its intrinsic. Two things
- * can stop it, and the kernels guard against both: a helper the JIT does not inline (so no helper
- * takes or returns vectors; see {@link #exp}), and C2's inlining budget. By default C2 stops
- * inlining once a compilation holds 8000 bytes of bytecode and defers the remaining calls; one
- * GELU loop with the Vector API's layers inlined passes that, and in some runs the deferred calls
- * left their vectors on the heap (found with JFR's allocation samples: 98 young collections in
- * three bert-base steps, all of them boxes from {@code GeluKernels.phiAndGaussian}). So every JVM
- * that runs these kernels (the launcher, the tests, the benchmarks) passes {@code -XX:-ClipInlining}.
+ * <p>Vector code is only fast where C2 keeps every vector in registers. A vector that has to exist
+ * as an object is boxed on the heap, and that happens at a call C2 has not inlined, or has
+ * deferred inlining ("late inline"), while the vector is an argument, a result, or merely live
+ * across it. Whether C2 inlines a call, and when, varies from run to run. Found with JFR's
+ * allocation samples: in some bert-base runs 98 young collections in three steps, all boxes from
+ * {@code GeluKernels.phiAndGaussian}, whose {@code z} was live across its call to {@link #exp}.
+ * So the kernels keep three rules:
+ * <ul>
+ *   <li>no helper takes or returns vectors: they take arrays (see {@link #exp});</li>
+ *   <li>no vector is live across a call: a value needed after one is stored first or loaded again;</li>
+ *   <li>every JVM that runs them (the launcher, the tests, the benchmarks) passes
+ *       {@code -XX:-ClipInlining}: without it C2 defers every call once a compilation holds 8000
+ *       bytes of bytecode, which one GELU loop with the Vector API's layers passes.</li>
+ * </ul>
  */
 final class Simd {
     /** The widest shape this CPU runs well (16 floats with AVX-512, 8 with AVX2). */
@@ -46,10 +52,10 @@ final class Simd {
         return enabled ? FLOATS.loopBound(n) : 0;
     }
 
-    /** Per thread: one vector accumulator's lanes, stored there for {@link #sum}. */
-    private static final ThreadLocal<float[]> LANES_SCRATCH = ThreadLocal.withInitial(() -> new float[LANES]);
+    /** Per thread: two vector accumulators' lanes, stored there for {@link #sum}. */
+    private static final ThreadLocal<float[]> LANES_SCRATCH = ThreadLocal.withInitial(() -> new float[2 * LANES]);
 
-    /** This thread's {@code LANES} floats of scratch for {@link #sum} (fetch it once per task, not per row). */
+    /** This thread's {@code 2 LANES} floats of scratch for {@link #sum} (fetch it once per task, not per row). */
     static float[] lanes() {
         return LANES_SCRATCH.get();
     }
@@ -64,9 +70,14 @@ final class Simd {
      * accumulator was boxed on the heap, step after step.
      */
     static float sum(float[] lanes) {
+        return sum(lanes, 0);
+    }
+
+    /** The sum of {@code lanes[at .. at+LANES)}, in lane order, as {@link #sum(float[])}. */
+    static float sum(float[] lanes, int at) {
         float sum = 0;
         for (int lane = 0; lane < LANES; lane++) {
-            sum += lanes[lane];
+            sum += lanes[at + lane];
         }
         return sum;
     }

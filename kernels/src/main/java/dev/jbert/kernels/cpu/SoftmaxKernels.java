@@ -54,11 +54,14 @@ final class SoftmaxKernels {
                     }
                 }
 
-                FloatVector vsum = FloatVector.zero(Simd.FLOATS);
+                // e^(scale s - max) computed in place in the output row (Simd.exp takes an array); the
+                // masking and the sum are a second pass, so that no vector is live across the call
                 for (k = 0; k < bound; k += Simd.LANES) {
-                    // e^(scale s - max) computed in place in the output row (Simd.exp takes an array)
                     FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale).sub(max).intoArray(ps, out + k);
                     Simd.exp(ps, out + k);
+                }
+                FloatVector vsum = FloatVector.zero(Simd.FLOATS);
+                for (k = 0; k < bound; k += Simd.LANES) {
                     VectorMask<Float> masked = IntVector.fromArray(Simd.INTS, ms, maskRow + k)
                             .compare(VectorOperators.EQ, 0).cast(Simd.FLOATS);
                     FloatVector e = FloatVector.fromArray(Simd.FLOATS, ps, out + k).blend(0f, masked);

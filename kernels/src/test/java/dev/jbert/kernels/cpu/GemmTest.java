@@ -145,10 +145,10 @@ class GemmTest {
         check(true, true, Gemm.MC + 1, GemmKernel.NR + 1, Gemm.KC + 1, 1f, 0f, 8);
         // a transposed A, whole slivers but too many B slivers to read it in place: the shared panel
         check(true, false, 2 * Gemm.MC, GemmKernel.NR * (Gemm.IN_PLACE_SLIVERS + 2) + 3, Gemm.KC + 5, 1f, 1f, 9);
-        // more than one B block (NC columns), ragged, with A packed and with a transposed A read in
-        // place that few rows split into column chunks, its last sliver partial
+        // more than one B block (NC columns), ragged, with A packed; a transposed A read in place
+        // (few B slivers), its last sliver partial, its k blocks IN_PLACE_KC deep
         check(false, true, Gemm.MC + 5, 2 * Gemm.NC + GemmKernel.NR + 3, Gemm.KC + 2, 1f, 0.5f, 10);
-        check(true, false, 2 * GemmKernel.MR + 6, Gemm.NC + 2 * GemmKernel.NR + 1, 50, 1f, 0f, 11);
+        check(true, false, 2 * GemmKernel.MR + 6, 2 * GemmKernel.NR + 1, Gemm.IN_PLACE_KC + 50, 1f, 0f, 11);
     }
 
     @Test
