@@ -27,7 +27,7 @@ import jdk.incubator.vector.VectorSpecies;
  *       {@code -XX:-ClipInlining}: without it C2 defers every call once a compilation holds 8000
  *       bytes of bytecode, which one GELU loop with the Vector API's layers passes.</li>
  * </ul>
- * These make it rarer, not impossible: 2 of 20 bert-base runs still boxed in the GELU, at vectors
+ * These make it rarer, not impossible: 3 of 21 bert-base runs still boxed in the GELU, at vectors
  * live across no call (see the README's "Speed today").
  */
 final class Simd {
