@@ -88,7 +88,7 @@ public final class Gemm {
 
     /** One thread's packing buffers and the spill tile for partial tiles. */
     private static final class Workspace {
-        final float[] packedB = new float[KC * NC];
+        final float[] packedB = new float[NC / NR * GemmPacking.stride(NR, KC)];
         final float[] tile = new float[MR * NR];
         /** op(A)'s panel for one k block (see GemmPacking.packA): grown to the largest m * kc. */
         float[] panelA = new float[0];
@@ -158,8 +158,8 @@ public final class Gemm {
         int kBlocks = Math.ceilDiv(k, inPlace ? IN_PLACE_KC : KC), kcStep = Math.ceilDiv(k, kBlocks);
         int firstPacked = !inPlace ? 0 : m % MR == 0 ? mSlivers : mSlivers - 1;
         int packed = mSlivers - firstPacked, packChunks = Math.min(packed, threads);
-        if (packed > 0 && caller.panelA.length < mSlivers * MR * kcStep) {
-            caller.panelA = new float[mSlivers * MR * kcStep];
+        if (packed > 0 && caller.panelA.length < mSlivers * GemmPacking.stride(MR, kcStep)) {
+            caller.panelA = new float[mSlivers * GemmPacking.stride(MR, kcStep)];
         }
         float[] panelA = caller.panelA;
         for (int p0 = 0; p0 < k; p0 += kcStep) {
@@ -195,14 +195,15 @@ public final class Gemm {
             int rows = Math.min(MR, iEnd - r);
             boolean direct = inPlace && rows == MR;
             float[] aData = direct ? a : panelA;
-            int aAt = direct ? aOffset + p0 * m + r : r * kc, aStep = direct ? m : MR;
+            int aAt = direct ? aOffset + p0 * m + r : r / MR * GemmPacking.stride(MR, kc), aStep = direct ? m : MR;
             for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
+                int bAt = s / NR * GemmPacking.stride(NR, kc);
                 int cols = Math.min(NR, nc - s), at = cAt + r * ldc + s;
                 if (simd) {
-                    GemmKernel.tile(kc, aData, aAt, aStep, packedB, s * kc, c, at, ldc, rows, cols,
+                    GemmKernel.tile(kc, aData, aAt, aStep, packedB, bAt, c, at, ldc, rows, cols,
                             alpha, beta, own.tile);
                 } else {
-                    GemmKernel.tileScalar(kc, aData, aAt, aStep, packedB, s * kc, c, at, ldc, rows, cols,
+                    GemmKernel.tileScalar(kc, aData, aAt, aStep, packedB, bAt, c, at, ldc, rows, cols,
                             alpha, beta, own.tile);
                 }
             }
