@@ -2,6 +2,7 @@ package dev.jbert.kernels.cpu;
 
 import dev.jbert.kernels.Philox;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -15,18 +16,25 @@ import jdk.incubator.vector.VectorSpecies;
  * 32x32 product whose high and low halves Philox needs). Output word j of the 8 blocks decides
  * elements {@code 8j .. 8j+7} of the tile. Without 8-lane long vectors (or with SIMD off) the
  * same tiles are computed one block at a time.
+ *
+ * <p>why the words go through an int array before the floats are masked: deciding 8 floats
+ * straight from the 8 long lanes takes 256-bit float vectors, and no kernel may use a float shape
+ * other than {@link Simd#FLOATS}. This one did, and the GELU then boxed its vectors in some runs
+ * (see {@link Simd}).
  */
 final class DropoutKernel {
     private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_512;
-    private static final VectorSpecies<Float> EIGHT_FLOATS = FloatVector.SPECIES_256;
     private static final long LOW32 = 0xFFFF_FFFFL;
 
     private final Parallel parallel;
     private final boolean vectors;
-    /** Per thread: one Philox block's 4 words (scalar path) and one tile's 32 (vector path). */
-    private record Scratch(int[] lanes, long[] words) {}
-    private final ThreadLocal<Scratch> scratch =
-            ThreadLocal.withInitial(() -> new Scratch(new int[4], new long[Philox.TILE]));
+    /**
+     * Per thread: one Philox block's 4 words (scalar path), and one tile's 32 as the long vectors
+     * leave them and narrowed to ints (vector path).
+     */
+    private record Scratch(int[] lanes, long[] words, int[] bits) {}
+    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(
+            () -> new Scratch(new int[4], new long[Philox.TILE], new int[Philox.TILE]));
 
     DropoutKernel(Parallel parallel, Simd simd) {
         this.parallel = parallel;
@@ -44,10 +52,12 @@ final class DropoutKernel {
             Scratch own = scratch.get();
             int[] lanes = own.lanes();
             long[] words = own.words();
+            int[] bits = own.bits();
             for (int tileStart = first; tileStart < last; tileStart += Philox.TILE) {
                 long tile = tileStart / Philox.TILE;
                 if (vectors && tileStart + Philox.TILE <= last) {
-                    vectorTile(xs, x.offset + tileStart, ys, y.offset + tileStart, seed, stream, tile, threshold, scale, words);
+                    vectorTile(xs, x.offset + tileStart, ys, y.offset + tileStart, seed, stream, tile, threshold, scale,
+                            words, bits);
                     continue;
                 }
                 for (int b = 0; b < Philox.BLOCKS_PER_TILE; b++) {
@@ -66,11 +76,11 @@ final class DropoutKernel {
 
     /**
      * One full tile of 32 elements from {@code xs[from]} to {@code ys[to]}; {@code words} (32 longs)
-     * holds the tile's Philox output between the two halves. (Not vectors passed to a helper: see
-     * {@link Simd#exp} for why.)
+     * and {@code bits} (32 ints) hold the tile's Philox output between the two halves. (Not vectors
+     * passed to a helper: see {@link Simd#exp} for why.)
      */
     private static void vectorTile(float[] xs, int from, float[] ys, int to, long seed, long stream, long tile,
-                                   int threshold, float scale, long[] words) {
+                                   int threshold, float scale, long[] words, int[] bits) {
         long firstBlock = tile * Philox.BLOCKS_PER_TILE;
         // counter words: c0 = block index (low 32 bits, one block per lane), c1 = its high bits,
         // c2 and c3 = the stream; firstBlock is a multiple of 8, so adding 0..7 never carries into c1
@@ -102,10 +112,13 @@ final class DropoutKernel {
         c1.intoArray(words, 8);
         c2.intoArray(words, 16);
         c3.intoArray(words, 24);
-        for (int j = 0; j < Philox.TILE; j += 8) {
-            VectorMask<Float> keep = LongVector.fromArray(LONGS, words, j).lanewise(VectorOperators.LSHR, 8)
-                    .compare(VectorOperators.GE, threshold).cast(EIGHT_FLOATS);
-            FloatVector.zero(EIGHT_FLOATS).blend(FloatVector.fromArray(EIGHT_FLOATS, xs, from + j).mul(scale), keep)
+        for (int j = 0; j < Philox.TILE; j++) {
+            bits[j] = (int) words[j];
+        }
+        for (int j = 0; j < Philox.TILE; j += Simd.LANES) {
+            VectorMask<Float> keep = IntVector.fromArray(Simd.INTS, bits, j).lanewise(VectorOperators.LSHR, 8)
+                    .compare(VectorOperators.GE, threshold).cast(Simd.FLOATS);
+            FloatVector.zero(Simd.FLOATS).blend(FloatVector.fromArray(Simd.FLOATS, xs, from + j).mul(scale), keep)
                     .intoArray(ys, to + j);
         }
     }

@@ -14,21 +14,27 @@ import jdk.incubator.vector.VectorSpecies;
  * against, and a way to tell a Vector API problem from an algorithm problem.
  *
  * <p>Vector code is only fast where C2 keeps every vector in registers. A vector that has to exist
- * as an object is boxed on the heap, and that happens at a call C2 has not inlined, or has
- * deferred inlining ("late inline"), while the vector is an argument, a result, or merely live
- * across it. Whether C2 inlines a call, and when, varies from run to run. Found with JFR's
- * allocation samples: in some bert-base runs 98 young collections in three steps, all boxes from
- * {@code GeluKernels.phiAndGaussian}, whose {@code z} was live across its call to {@link #exp}.
- * So the kernels keep three rules:
+ * as an object is boxed on the heap: the step then allocates, young collections follow, and the
+ * kernel runs 2-10x slower. The kernels keep four rules against it:
  * <ul>
+ *   <li><b>one float shape</b>: every float (and int) vector is {@link #FLOATS} (or {@link #INTS}).
+ *       The Vector API's methods are shared by all shapes, and so is their type profile. When the
+ *       dropout decided 8 floats at a time with 256-bit vectors, the profiles of calls such as
+ *       {@code FloatVector.broadcast} saw two vector classes, and in runs where the GELU was
+ *       compiled after the dropout had run enough, C2 inlined both classes at those calls and
+ *       merged their results, a merge of two box types that it cannot eliminate: the GELU boxed
+ *       (145-284 young collections in three bert-base steps; 3 of 21 runs, and every run with
+ *       {@code -XX:+PrintInlining}, which delays compilation). Found in PrintInlining's
+ *       "TypeProfile ... = Float256Vector" lines; since the dropout keeps to one shape, no run
+ *       with PrintInlining has boxed (see the README's "Speed today");</li>
  *   <li>no helper takes or returns vectors: they take arrays (see {@link #exp});</li>
- *   <li>no vector is live across a call: a value needed after one is stored first or loaded again;</li>
+ *   <li>no vector is live across a call: a value needed after one is stored first or loaded
+ *       again, since a call C2 does not inline, or defers ("late inline"), boxes what crosses it;</li>
  *   <li>every JVM that runs them (the launcher, the tests, the benchmarks) passes
  *       {@code -XX:-ClipInlining}: without it C2 defers every call once a compilation holds 8000
  *       bytes of bytecode, which one GELU loop with the Vector API's layers passes.</li>
  * </ul>
- * These make it rarer, not impossible: 3 of 21 bert-base runs still boxed in the GELU, at vectors
- * live across no call (see the README's "Speed today").
+ * {@code SimdShapeTest} checks the first rule on the sources.
  */
 final class Simd {
     /** The widest shape this CPU runs well (16 floats with AVX-512, 8 with AVX2). */
