@@ -6,6 +6,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -17,10 +18,10 @@ import jdk.incubator.vector.VectorSpecies;
  * elements {@code 8j .. 8j+7} of the tile. Without 8-lane long vectors (or with SIMD off) the
  * same tiles are computed one block at a time.
  *
- * <p>why the words go through an int array before the floats are masked: deciding 8 floats
- * straight from the 8 long lanes takes 256-bit float vectors, and no kernel may use a float shape
- * other than {@link Simd#FLOATS}. This one did, and the GELU then boxed its vectors in some runs
- * (see {@link Simd}).
+ * <p>why two words share a long lane before the floats are masked: deciding 8 floats straight from
+ * the 8 long lanes takes 256-bit float vectors, and no kernel may use a float shape other than
+ * {@link Simd#FLOATS}. This one did, and the GELU then boxed its vectors in some runs (see
+ * {@link Simd}). Narrowing the longs to ints one by one instead made the dropout 22% slower.
  */
 final class DropoutKernel {
     private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_512;
@@ -29,17 +30,23 @@ final class DropoutKernel {
     private final Parallel parallel;
     private final boolean vectors;
     /**
-     * Per thread: one Philox block's 4 words (scalar path), and one tile's 32 as the long vectors
-     * leave them and narrowed to ints (vector path).
+     * Two words side by side in a long lane, seen as ints, [a0, b0, a1, b1, ..]: this shuffle puts
+     * them in element order, [a0, a1, .., b0, b1, ..].
      */
-    private record Scratch(int[] lanes, long[] words, int[] bits) {}
-    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(
-            () -> new Scratch(new int[4], new long[Philox.TILE], new int[Philox.TILE]));
+    private static final VectorShuffle<Integer> ELEMENT_ORDER = VectorShuffle.fromOp(Simd.INTS,
+            i -> i < Simd.INTS.length() / 2 ? 2 * i : 2 * (i - Simd.INTS.length() / 2) + 1);
+
+    /** Per thread: one Philox block's 4 words (scalar path), or one tile's 32 (vector path). */
+    private record Scratch(int[] lanes, int[] words) {}
+    private final ThreadLocal<Scratch> scratch =
+            ThreadLocal.withInitial(() -> new Scratch(new int[4], new int[Philox.TILE]));
 
     DropoutKernel(Parallel parallel, Simd simd) {
         this.parallel = parallel;
         // 8 long lanes must be native: an emulated 512-bit vector would be far slower than scalar code
-        this.vectors = simd.enabled() && LongVector.SPECIES_PREFERRED.length() >= Philox.BLOCKS_PER_TILE;
+        // (then ints have 16 lanes: two long vectors' words fill one int vector)
+        this.vectors = simd.enabled() && LongVector.SPECIES_PREFERRED.length() >= Philox.BLOCKS_PER_TILE
+                && Simd.INTS.length() == 2 * Philox.BLOCKS_PER_TILE;
     }
 
     void dropout(CpuBuffer x, CpuBuffer y, float p, long seed, long stream) {
@@ -51,13 +58,11 @@ final class DropoutKernel {
         parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
             Scratch own = scratch.get();
             int[] lanes = own.lanes();
-            long[] words = own.words();
-            int[] bits = own.bits();
+            int[] words = own.words();
             for (int tileStart = first; tileStart < last; tileStart += Philox.TILE) {
                 long tile = tileStart / Philox.TILE;
                 if (vectors && tileStart + Philox.TILE <= last) {
-                    vectorTile(xs, x.offset + tileStart, ys, y.offset + tileStart, seed, stream, tile, threshold, scale,
-                            words, bits);
+                    vectorTile(xs, x.offset + tileStart, ys, y.offset + tileStart, seed, stream, tile, threshold, scale, words);
                     continue;
                 }
                 for (int b = 0; b < Philox.BLOCKS_PER_TILE; b++) {
@@ -75,12 +80,12 @@ final class DropoutKernel {
     }
 
     /**
-     * One full tile of 32 elements from {@code xs[from]} to {@code ys[to]}; {@code words} (32 longs)
-     * and {@code bits} (32 ints) hold the tile's Philox output between the two halves. (Not vectors
-     * passed to a helper: see {@link Simd#exp} for why.)
+     * One full tile of 32 elements from {@code xs[from]} to {@code ys[to]}; {@code words} (32 ints)
+     * holds the tile's Philox output between the two halves. (Not vectors passed to a helper: see
+     * {@link Simd#exp} for why.)
      */
     private static void vectorTile(float[] xs, int from, float[] ys, int to, long seed, long stream, long tile,
-                                   int threshold, float scale, long[] words, int[] bits) {
+                                   int threshold, float scale, int[] words) {
         long firstBlock = tile * Philox.BLOCKS_PER_TILE;
         // counter words: c0 = block index (low 32 bits, one block per lane), c1 = its high bits,
         // c2 and c3 = the stream; firstBlock is a multiple of 8, so adding 0..7 never carries into c1
@@ -108,15 +113,13 @@ final class DropoutKernel {
             k0 = (k0 + (Philox.WEYL_0 & LOW32)) & LOW32;
             k1 = (k1 + (Philox.WEYL_1 & LOW32)) & LOW32;
         }
-        c0.intoArray(words, 0);
-        c1.intoArray(words, 8);
-        c2.intoArray(words, 16);
-        c3.intoArray(words, 24);
-        for (int j = 0; j < Philox.TILE; j++) {
-            bits[j] = (int) words[j];
-        }
+        // words 0-7 (c0's lanes) decide elements 0-7, c1's 8-15, c2's 16-23, c3's 24-31; every word
+        // is under 2^32, so c0 | c1 << 32 holds two words per lane without overlap
+        c0.or(c1.lanewise(VectorOperators.LSHL, 32)).reinterpretAsInts().rearrange(ELEMENT_ORDER).intoArray(words, 0);
+        c2.or(c3.lanewise(VectorOperators.LSHL, 32)).reinterpretAsInts().rearrange(ELEMENT_ORDER)
+                .intoArray(words, Philox.TILE / 2);
         for (int j = 0; j < Philox.TILE; j += Simd.LANES) {
-            VectorMask<Float> keep = IntVector.fromArray(Simd.INTS, bits, j).lanewise(VectorOperators.LSHR, 8)
+            VectorMask<Float> keep = IntVector.fromArray(Simd.INTS, words, j).lanewise(VectorOperators.LSHR, 8)
                     .compare(VectorOperators.GE, threshold).cast(Simd.FLOATS);
             FloatVector.zero(Simd.FLOATS).blend(FloatVector.fromArray(Simd.FLOATS, xs, from + j).mul(scale), keep)
                     .intoArray(ys, to + j);
