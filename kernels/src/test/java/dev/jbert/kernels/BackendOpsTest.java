@@ -86,8 +86,8 @@ class BackendOpsTest {
     @MethodSource("dev.jbert.kernels.TestBackends#all")
     void biasAndResidual(Backend backend) {
         OpHarness h = new OpHarness(backend, SEED);
-        int rows = 67;
-        int cols = 301; // 20,167 elements: more than one parallel range
+        int rows = 267; // more than two blocks of the CPU's bias gradient (128 rows each)
+        int cols = 301; // 80,367 elements: more than one parallel range
         double[] x = h.gaussian(rows * cols, 1);
         double[] bias = h.gaussian(cols, 1);
         Buffer bx = h.upload(x);
