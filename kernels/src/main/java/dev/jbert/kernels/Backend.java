@@ -149,6 +149,22 @@ public interface Backend extends AutoCloseable {
     void attentionSoftmaxBackward(Buffer probs, Buffer dProbs, Buffer dScores, int batch, int heads,
                                   int tokens, float scale);
 
+    /**
+     * The same backward through the attention dropout: where the forward ran
+     * {@code probsDropped = dropout(probs)} (p, seed and stream as given), this is
+     * {@code attentionSoftmaxBackward(probs, dropout(dProbsDropped), dScores)}, and this default
+     * runs exactly those two ops. A backend may fuse them without drawing the mask again:
+     * {@code probs * dropout(d) = probsDropped * d} elementwise, so
+     * {@code dScores = scale * (probsDropped * d - probs * sum(probsDropped * d))}, equal up to rounding.
+     * {@code dScores} may alias {@code dProbsDropped}.
+     */
+    default void attentionDropoutSoftmaxBackward(Buffer probs, Buffer probsDropped, Buffer dProbsDropped,
+                                                 Buffer dScores, int batch, int heads, int tokens, float scale,
+                                                 float p, long seed, long stream) {
+        dropout(dProbsDropped, dScores, p, seed, stream);
+        attentionSoftmaxBackward(probs, dScores, dScores, batch, heads, tokens, scale);
+    }
+
     // ---- embeddings ---------------------------------------------------------------------------
 
     /**

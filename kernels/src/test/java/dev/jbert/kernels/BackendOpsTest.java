@@ -257,6 +257,22 @@ class BackendOpsTest {
         ReferenceAttentionSoftmax.attentionSoftmaxBackward(toFloatPrecision(expected), dProbs, expectedDScores,
                 batch, heads, tokens, scale);
         h.assertClose("attention dScores", expectedDScores, dScores, 1e-7, 1e-5);
+
+        // through the attention dropout: against the reference's two ops, dropout of the gradient
+        // with the forward's mask, then the softmax backward (a backend may fuse them)
+        float p = 0.1f;
+        long seed = 42, stream = 9;
+        Buffer probsDropped = backend.allocateFloats(scores.length);
+        backend.dropout(probs, probsDropped, p, seed, stream);
+        Buffer dFused = h.upload(dProbs);
+        backend.attentionDropoutSoftmaxBackward(probs, probsDropped, dFused, dFused, batch, heads, tokens,
+                (float) scale, p, seed, stream);
+        double[] dDropped = new double[scores.length];
+        ReferenceElementwise.dropout(dProbs, dDropped, p, seed, stream);
+        double[] expectedThroughDropout = new double[scores.length];
+        ReferenceAttentionSoftmax.attentionSoftmaxBackward(toFloatPrecision(expected), dDropped,
+                expectedThroughDropout, batch, heads, tokens, scale);
+        h.assertClose("attention dScores through dropout", expectedThroughDropout, dFused, 1e-7, 1e-5);
     }
 
     @ParameterizedTest

@@ -64,9 +64,8 @@ final class Activations {
             Buffer endProbs,          // [B, T]
             Buffer startLosses,       // [B]
             Buffer endLosses,         // [B]
-            // scratch, shared by the layers; qkv, probsDropped and contextHeads are the same memory as
-            // dQkv, dScores and dContextHeads: the forward's scratch is free once the backward starts,
-            // and within a layer's backward dV reads probsDropped before dScores overwrites it
+            // scratch, shared by the layers; qkv and contextHeads are the same memory as dQkv and
+            // dContextHeads: the forward's scratch is free once the backward starts
             Buffer qkv,               // [N, 3C] halfway through splitting the heads: [3, B, T, H, D]
             Buffer probs,             // [B, H, T, T] one layer's attention probabilities (the scores until the softmax)
             Buffer probsDropped,      // [B, H, T, T]
@@ -235,7 +234,7 @@ final class Activations {
                     s.floats(n * i),
                     s.floats(n * c), s.floats(n * c), s.floats(n), s.floats(n)));
         }
-        // three scratch buffers of the forward serve the backward too (see Views): 94 MB at batch 8 x 384
+        // two scratch buffers of the forward serve the backward too (see Views): 38 MB at batch 8 x 384
         Buffer qkv = s.floats(3 * n * c);
         Buffer probsDropped = s.floats(attention);
         Buffer contextHeads = s.floats(n * c);
@@ -244,7 +243,7 @@ final class Activations {
                 s.floats(2 * n), s.floats(2 * n), s.floats(n), s.floats(n), s.floats(b), s.floats(b),
                 qkv, s.floats(attention), probsDropped, contextHeads, s.floats(n * c),
                 s.floats(n * i), s.floats(n * c), s.floats(n * c), s.floats(n * c), s.floats(n * c), s.floats(n * i),
-                s.floats(n * c), contextHeads, probsDropped, s.floats(3 * n * c), qkv,
+                s.floats(n * c), contextHeads, s.floats(attention), s.floats(3 * n * c), qkv,
                 s.floats(2 * n), s.floats(2 * n));
     }
 }

@@ -295,12 +295,15 @@ public final class BertQa {
             Buffer probs = attentionDropout(a.probs(), a.probsDropped(), layer);
             backend.gemmBatched(true, false, t, d, t, 1, probs, a.dContextHeads(), 0, value(a.dQkvHeads()), b * h);
             tap("dQkvHeads (value)", layer, value(a.dQkvHeads()), "B H T D");
-            // (dScores is probsDropped's memory: dV, just above, was its last reader)
             backend.gemmBatched(false, true, t, t, d, 1, a.dContextHeads(), value(l.qkvHeads()), 0, a.dScores(), b * h);
-            // through the attention dropout (same mask), then the softmax (scale included)
-            dropoutOrCopy(a.dScores(), a.dScores(), config.attentionDropout(), stream(layer, Dropout.ATTENTION_PROBS));
-            tap("dScores (probs)", layer, a.dScores(), "B H T T");
-            backend.attentionSoftmaxBackward(a.probs(), a.dScores(), a.dScores(), b, h, t, attentionScale);
+            tap("dScores (probsDropped)", layer, a.dScores(), "B H T T");
+            // back through the attention dropout (same mask) and the softmax (scale included)
+            if (probs == a.probs()) {
+                backend.attentionSoftmaxBackward(a.probs(), a.dScores(), a.dScores(), b, h, t, attentionScale);
+            } else {
+                backend.attentionDropoutSoftmaxBackward(a.probs(), probs, a.dScores(), a.dScores(), b, h, t,
+                        attentionScale, config.attentionDropout(), dropout.seed(), stream(layer, Dropout.ATTENTION_PROBS));
+            }
             tap("dScores", layer, a.dScores(), "B H T T");
             // scores = Q Kᵀ: dQ = dScores K, dK = dScoresᵀ Q
             backend.gemmBatched(false, false, t, d, t, 1, a.dScores(), key(l.qkvHeads()), 0, query(a.dQkvHeads()), b * h);

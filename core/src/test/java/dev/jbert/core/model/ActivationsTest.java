@@ -27,10 +27,10 @@ class ActivationsTest {
                 assertOwnValues(backend, activations.buffers());
                 // re-sliced for a smaller batch, the views are still disjoint
                 Activations.Views small = activations.shape(2, 7);
-                assertOwnValues(backend, List.of(small.probs(), small.probsDropped(), small.ffnGelu(), small.dQkvHeads(),
-                        small.dFfn(), small.layers().get(0).qkvHeads(), small.layers().get(1).output()));
-                // the forward's scratch that the backward reuses, by design (see Activations.Views)
-                assertSame(small.probsDropped(), small.dScores());
+                assertOwnValues(backend, List.of(small.probs(), small.probsDropped(), small.dScores(), small.ffnGelu(),
+                        small.dQkvHeads(), small.dFfn(), small.layers().get(0).qkvHeads(), small.layers().get(1).output()));
+                // the forward's scratch that the backward reuses, by design (see Activations.Views); not
+                // probsDropped, which the softmax backward reads beside dScores
                 assertSame(small.qkv(), small.dQkv());
                 assertSame(small.contextHeads(), small.dContextHeads());
             }

@@ -3,6 +3,7 @@ package dev.jbert.core.model;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.jbert.kernels.cpu.CpuBackend;
 import dev.jbert.kernels.reference.ReferenceBackend;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -16,29 +17,24 @@ import org.junit.jupiter.api.Test;
  */
 class ModelGradientCheckTest {
     private static final double H = 1e-6;
+    private static final BertConfig CONFIG = new BertConfig(23, 8, 2, 2, 12, 10, 2, 0.1f, 0.1f, 1e-12f, 0.5f);
+    // two sequences, the second padded; answers inside them
+    private static final Batch BATCH = new Batch(2, 7,
+            new int[] {2, 5, 9, 3, 11, 14, 3, 2, 7, 3, 20, 3, 0, 0},
+            new int[] {0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0},
+            new int[] {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+            new int[] {4, 3}, new int[] {5, 4});
+    private static final Dropout DROPOUT = new Dropout(99, 5);
 
     @Test
     void everyKindOfParameterMatchesFiniteDifferences() {
-        BertConfig config = new BertConfig(23, 8, 2, 2, 12, 10, 2, 0.1f, 0.1f, 1e-12f, 0.5f);
         ReferenceBackend backend = new ReferenceBackend();
-        BertQa model = ModelDirectory.initialize(config, backend, 2, 7, 3);
+        BertQa model = ModelDirectory.initialize(CONFIG, backend, 2, 7, 3);
         SplittableRandom random = new SplittableRandom(11);
-        double[] params = backend.values(model.parameters().all());
-        for (ParameterLayout.Tensor tensor : model.layout().tensors()) {
-            if (tensor.name().endsWith(".bias")) {
-                for (int i = 0; i < tensor.size(); i++) {
-                    params[tensor.offset() + i] = random.nextGaussian() * 0.2; // non-zero biases
-                }
-            }
-        }
+        double[] params = withNonZeroBiases(model, backend.values(model.parameters().all()));
         backend.setValues(model.parameters().all(), params);
-        // two sequences, the second padded; answers inside them
-        Batch batch = new Batch(2, 7,
-                new int[] {2, 5, 9, 3, 11, 14, 3, 2, 7, 3, 20, 3, 0, 0},
-                new int[] {0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0},
-                new int[] {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
-                new int[] {4, 3}, new int[] {5, 4});
-        Dropout dropout = new Dropout(99, 5);
+        Batch batch = BATCH;
+        Dropout dropout = DROPOUT;
 
         model.zeroGradients();
         model.forward(batch, dropout);
@@ -67,6 +63,60 @@ class ModelGradientCheckTest {
             }
         }
         assertTrue(checked > 500, "checked " + checked + " parameters");
+    }
+
+    /**
+     * The CPU backend's gradients, dropout on, against the reference's for the same float
+     * parameters: the whole float32 backward, with its fused ops (the attention softmax's backward
+     * through dropout draws no mask), against the double-precision ops one by one.
+     */
+    @Test
+    void theCpuBackendsGradientsMatchTheReferencesWithDropoutOn() {
+        ReferenceBackend reference = new ReferenceBackend();
+        BertQa model = ModelDirectory.initialize(CONFIG, reference, 2, 7, 3);
+        double[] params = withNonZeroBiases(model, reference.values(model.parameters().all()));
+        float[] floats = new float[params.length];
+        for (int i = 0; i < params.length; i++) {
+            floats[i] = (float) params[i];
+            params[i] = floats[i];
+        }
+        reference.setValues(model.parameters().all(), params);
+        model.zeroGradients();
+        model.forward(BATCH, DROPOUT);
+        model.backward(1);
+        double[] expected = reference.values(model.gradients().all());
+
+        try (CpuBackend cpu = new CpuBackend(2, true)) {
+            BertQa cpuModel = ModelDirectory.initialize(CONFIG, cpu, 2, 7, 3);
+            cpu.copyIn(floats, cpuModel.parameters().all());
+            cpuModel.zeroGradients();
+            cpuModel.forward(BATCH, DROPOUT);
+            cpuModel.backward(1);
+            float[] actual = new float[expected.length];
+            cpu.copyOut(cpuModel.gradients().all(), actual);
+            for (ParameterLayout.Tensor tensor : model.layout().tensors()) {
+                for (int i = 0; i < tensor.size(); i++) {
+                    int index = tensor.offset() + i;
+                    if (!(Math.abs(actual[index] - expected[index]) <= 1e-6 + 1e-4 * Math.abs(expected[index]))) {
+                        fail(String.format("%s[%d]: the CPU backend says %.8g, the reference %.8g",
+                                tensor.name(), i, actual[index], expected[index]));
+                    }
+                }
+            }
+        }
+    }
+
+    /** params with every bias drawn from a Gaussian (initialization sets them to zero). */
+    private static double[] withNonZeroBiases(BertQa model, double[] params) {
+        SplittableRandom random = new SplittableRandom(11);
+        for (ParameterLayout.Tensor tensor : model.layout().tensors()) {
+            if (tensor.name().endsWith(".bias")) {
+                for (int i = 0; i < tensor.size(); i++) {
+                    params[tensor.offset() + i] = random.nextGaussian() * 0.2;
+                }
+            }
+        }
+        return params;
     }
 
     /** The loss in double: the mean of the per-sequence start and end losses the backend holds. */

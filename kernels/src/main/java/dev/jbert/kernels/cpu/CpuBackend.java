@@ -219,8 +219,20 @@ public final class CpuBackend implements Backend {
     public void attentionSoftmaxBackward(Buffer probs, Buffer dProbs, Buffer dScores, int batch,
                                          int heads, int tokens, float scale) {
         int length = batch * heads * tokens * tokens;
-        softmax.attentionBackward(floats(probs, length, "probs"), floats(dProbs, length, "dProbs"),
-                floats(dScores, length, "dScores"), batch, heads, tokens, scale);
+        CpuBuffer p = floats(probs, length, "probs");
+        softmax.attentionBackward(p, p, floats(dProbs, length, "dProbs"), floats(dScores, length, "dScores"),
+                batch, heads, tokens, scale);
+    }
+
+    /** Fused: no mask is drawn (see {@link Backend#attentionDropoutSoftmaxBackward}). */
+    @Override
+    public void attentionDropoutSoftmaxBackward(Buffer probs, Buffer probsDropped, Buffer dProbsDropped,
+                                                Buffer dScores, int batch, int heads, int tokens, float scale,
+                                                float p, long seed, long stream) {
+        int length = batch * heads * tokens * tokens;
+        softmax.attentionBackward(floats(probs, length, "probs"), floats(probsDropped, length, "probsDropped"),
+                floats(dProbsDropped, length, "dProbsDropped"), floats(dScores, length, "dScores"),
+                batch, heads, tokens, scale);
     }
 
     @Override

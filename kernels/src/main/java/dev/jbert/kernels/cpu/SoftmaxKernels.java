@@ -87,37 +87,44 @@ final class SoftmaxKernels {
         });
     }
 
-    /** dScores = scale * probs * (dProbs - sum(dProbs * probs)), row by row. */
-    void attentionBackward(CpuBuffer probs, CpuBuffer dProbs, CpuBuffer dScores, int batch, int heads,
+    /**
+     * dScores = scale * (kept * dKept - probs * sum(kept * dKept)), row by row, where kept is
+     * dropout(probs) and dKept the gradient of that; without dropout kept is probs and this is
+     * {@code scale * probs * (dProbs - sum(dProbs * probs))}. (With dropout, dProbs = dropout(dKept)
+     * with the same mask, and probs * dropout(dKept) = kept * dKept: no mask to draw again.)
+     */
+    void attentionBackward(CpuBuffer probs, CpuBuffer kept, CpuBuffer dKept, CpuBuffer dScores, int batch, int heads,
                            int tokens, float scale) {
         float[] ps = probs.floats;
-        float[] dps = dProbs.floats;
+        float[] ks = kept.floats;
+        float[] dks = dKept.floats;
         float[] dss = dScores.floats;
         int bound = simd.bound(tokens);
         parallel.parallelForRanges(batch * heads * tokens, ROWS_PER_TASK, (first, last) -> {
             float[] lanes = Simd.lanes();
             for (int rowIndex = first; rowIndex < last; rowIndex++) {
                 int p = probs.offset + rowIndex * tokens;
-                int dp = dProbs.offset + rowIndex * tokens;
+                int kp = kept.offset + rowIndex * tokens;
+                int dk = dKept.offset + rowIndex * tokens;
                 int ds = dScores.offset + rowIndex * tokens;
                 FloatVector vdot = FloatVector.zero(Simd.FLOATS);
                 int k = 0;
                 for (; k < bound; k += Simd.LANES) {
-                    vdot = FloatVector.fromArray(Simd.FLOATS, dps, dp + k)
-                            .fma(FloatVector.fromArray(Simd.FLOATS, ps, p + k), vdot);
+                    vdot = FloatVector.fromArray(Simd.FLOATS, dks, dk + k)
+                            .fma(FloatVector.fromArray(Simd.FLOATS, ks, kp + k), vdot);
                 }
                 vdot.intoArray(lanes, 0);
                 float dot = Simd.sum(lanes);
                 for (; k < tokens; k++) {
-                    dot += dps[dp + k] * ps[p + k];
+                    dot += dks[dk + k] * ks[kp + k];
                 }
                 for (k = 0; k < bound; k += Simd.LANES) {
-                    FloatVector.fromArray(Simd.FLOATS, dps, dp + k).sub(dot)
-                            .mul(FloatVector.fromArray(Simd.FLOATS, ps, p + k)).mul(scale)
+                    FloatVector.fromArray(Simd.FLOATS, ks, kp + k).mul(FloatVector.fromArray(Simd.FLOATS, dks, dk + k))
+                            .sub(FloatVector.fromArray(Simd.FLOATS, ps, p + k).mul(dot)).mul(scale)
                             .intoArray(dss, ds + k);
                 }
                 for (; k < tokens; k++) {
-                    dss[ds + k] = scale * ps[p + k] * (dps[dp + k] - dot);
+                    dss[ds + k] = (ks[kp + k] * dks[dk + k] - ps[p + k] * dot) * scale;
                 }
             }
         });
