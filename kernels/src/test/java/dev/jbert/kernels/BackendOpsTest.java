@@ -411,6 +411,15 @@ class BackendOpsTest {
         float[] values = new float[10];
         backend.copyOut(whole, values);
         assertArrayEquals(new float[] {0, 0, 1, 1, 7, 0, 0, 0, 0, 0}, values);
+
+        // a fill large enough to be split over the threads covers its slice exactly
+        Buffer large = backend.allocateFloats(70_000);
+        backend.fill(large.slice(3, 60_000), 2);
+        float[] filled = new float[70_000];
+        backend.copyOut(large, filled);
+        for (int i = 0; i < filled.length; i++) {
+            assertEquals(i >= 3 && i < 60_003 ? 2f : 0f, filled[i], "element " + i);
+        }
     }
 
     private static double[] abs(double[] values) {

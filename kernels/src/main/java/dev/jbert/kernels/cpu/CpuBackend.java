@@ -104,7 +104,9 @@ public final class CpuBackend implements Backend {
     @Override
     public void fill(Buffer target, float value) {
         CpuBuffer t = floats(target, -1, "target");
-        Arrays.fill(t.floats, t.offset, t.offset + t.length(), value);
+        // split over the threads: zeroing a step's gradients (440 MB for bert-base) took 0.044 s on one
+        parallel.parallelForRanges(t.length(), ElementwiseKernels.GRAIN,
+                (first, last) -> Arrays.fill(t.floats, t.offset + first, t.offset + last, value));
     }
 
     @Override
