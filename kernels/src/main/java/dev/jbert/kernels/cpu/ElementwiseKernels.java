@@ -27,18 +27,8 @@ final class ElementwiseKernels {
         float[] bs = bias.floats;
         int rowsPerTask = Math.max(1, GRAIN / Math.max(1, cols));
         parallel.parallelForRanges(rows, rowsPerTask, (first, last) -> {
-            int bound = simd.bound(cols);
             for (int r = first; r < last; r++) {
-                int row = x.offset + r * cols;
-                int c = 0;
-                for (; c < bound; c += Simd.LANES) {
-                    FloatVector.fromArray(Simd.FLOATS, xs, row + c)
-                            .add(FloatVector.fromArray(Simd.FLOATS, bs, bias.offset + c))
-                            .intoArray(xs, row + c);
-                }
-                for (; c < cols; c++) {
-                    xs[row + c] += bs[bias.offset + c];
-                }
+                simd.addInto(bs, bias.offset, xs, x.offset + r * cols, cols);
             }
         });
     }
@@ -58,21 +48,11 @@ final class ElementwiseKernels {
             biasPartials = new float[blocks * cols];
         }
         float[] partials = biasPartials;
-        int bound = simd.bound(cols);
         parallel.parallelForRanges(rows, BIAS_ROWS, (first, last) -> {
             int at = first / BIAS_ROWS * cols;
             Arrays.fill(partials, at, at + cols, 0f);
             for (int r = first; r < last; r++) {
-                int row = dy.offset + r * cols;
-                int c = 0;
-                for (; c < bound; c += Simd.LANES) {
-                    FloatVector.fromArray(Simd.FLOATS, partials, at + c)
-                            .add(FloatVector.fromArray(Simd.FLOATS, ds, row + c))
-                            .intoArray(partials, at + c);
-                }
-                for (; c < cols; c++) {
-                    partials[at + c] += ds[row + c];
-                }
+                simd.addInto(ds, dy.offset + r * cols, partials, at, cols);
             }
         });
         for (int c = 0; c < cols; c++) {

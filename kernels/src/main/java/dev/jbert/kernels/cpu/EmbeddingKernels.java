@@ -1,7 +1,5 @@
 package dev.jbert.kernels.cpu;
 
-import jdk.incubator.vector.FloatVector;
-
 /** Embedding gather (forward) and scatter-add (backward). */
 final class EmbeddingKernels {
     private final Parallel parallel;
@@ -16,7 +14,6 @@ final class EmbeddingKernels {
     void forward(CpuBuffer ids, CpuBuffer table, CpuBuffer out, int rows, int dim, boolean accumulate) {
         float[] ts = table.floats;
         float[] os = out.floats;
-        int bound = simd.bound(dim);
         parallel.parallelForRanges(rows, 16, (first, last) -> {
             for (int r = first; r < last; r++) {
                 int id = ids.ints[ids.offset + r];
@@ -26,15 +23,7 @@ final class EmbeddingKernels {
                     System.arraycopy(ts, from, os, to, dim);
                     continue;
                 }
-                int d = 0;
-                for (; d < bound; d += Simd.LANES) {
-                    FloatVector.fromArray(Simd.FLOATS, ts, from + d)
-                            .add(FloatVector.fromArray(Simd.FLOATS, os, to + d))
-                            .intoArray(os, to + d);
-                }
-                for (; d < dim; d++) {
-                    os[to + d] += ts[from + d];
-                }
+                simd.addInto(ts, from, os, to, dim);
             }
         });
     }
@@ -52,16 +41,7 @@ final class EmbeddingKernels {
             for (int r = 0; r < rows; r++) {
                 int from = dOut.offset + r * dim;
                 int to = dTable.offset + ids.ints[ids.offset + r] * dim;
-                int d = first;
-                int bound = first + simd.bound(last - first);
-                for (; d < bound; d += Simd.LANES) {
-                    FloatVector.fromArray(Simd.FLOATS, ds, from + d)
-                            .add(FloatVector.fromArray(Simd.FLOATS, ts, to + d))
-                            .intoArray(ts, to + d);
-                }
-                for (; d < last; d++) {
-                    ts[to + d] += ds[from + d];
-                }
+                simd.addInto(ds, from + first, ts, to + first, last - first);
             }
         });
     }

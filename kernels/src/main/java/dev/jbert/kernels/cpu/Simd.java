@@ -60,6 +60,21 @@ final class Simd {
         return enabled ? FLOATS.loopBound(n) : 0;
     }
 
+    /**
+     * {@code dst[to .. to+n) += src[from .. from+n)}: vectors over {@code [0, bound(n))}, then one
+     * float at a time. Each element gets its own single add, so SIMD on and off agree bitwise.
+     */
+    void addInto(float[] src, int from, float[] dst, int to, int n) {
+        int i = 0;
+        for (int end = bound(n); i < end; i += LANES) {
+            FloatVector.fromArray(FLOATS, dst, to + i).add(FloatVector.fromArray(FLOATS, src, from + i))
+                    .intoArray(dst, to + i);
+        }
+        for (; i < n; i++) {
+            dst[to + i] += src[from + i];
+        }
+    }
+
     /** Per thread: two vector accumulators' lanes, stored there for {@link #sum}. */
     private static final ThreadLocal<float[]> LANES_SCRATCH = ThreadLocal.withInitial(() -> new float[2 * LANES]);
 
