@@ -108,6 +108,17 @@ public interface Backend extends AutoCloseable {
     void geluBackward(Buffer x, Buffer dy, Buffer dx);
 
     /**
+     * {@code y = gelu(x)} and {@code dx = dy * gelu'(x)}: the backward of a GELU whose output was not
+     * kept, and is needed again (by the next layer's weight gradient). This default runs the two ops;
+     * a backend may do both in one pass, reading x and computing its erf once. {@code y} is
+     * bit-identical to {@link #geluForward}'s; {@code dx} may alias {@code dy}, {@code y} aliases neither.
+     */
+    default void geluForwardAndBackward(Buffer x, Buffer y, Buffer dy, Buffer dx) {
+        geluForward(x, y);
+        geluBackward(x, dy, dx);
+    }
+
+    /**
      * Inverted dropout: {@code y[i] = keep(i) ? x[i] / (1 - p) : 0}. Whether element {@code i} is
      * kept is decided by Philox4x32-10 (see {@link Philox#keep}) from {@code seed}, {@code stream}
      * and {@code i} alone, so every backend and every thread count draws the same mask. The

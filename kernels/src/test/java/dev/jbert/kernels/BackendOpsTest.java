@@ -169,6 +169,13 @@ class BackendOpsTest {
         double[] expectedDx = new double[x.length];
         ReferenceGelu.geluBackward(x, dy, expectedDx);
         h.assertClose("geluBackward", expectedDx, dx, 2e-6, 2e-6);
+
+        // both in one pass (in place, as the model calls it): the same bits as the two ops
+        Buffer yAgain = backend.allocateFloats(x.length);
+        Buffer dxInPlace = h.upload(dy);
+        backend.geluForwardAndBackward(h.upload(x), yAgain, dxInPlace, dxInPlace);
+        assertArrayEquals(h.download(y), h.download(yAgain), "geluForwardAndBackward: y");
+        assertArrayEquals(h.download(dx), h.download(dxInPlace), "geluForwardAndBackward: dx");
     }
 
     @ParameterizedTest

@@ -262,15 +262,15 @@ public final class BertQa {
             tap("dSum (outputSum)", layer, a.dSum(), "B T C");
             dropoutOrCopy(a.dSum(), a.dDense(), config.hiddenDropout(), stream(layer, Dropout.FFN_OUTPUT));
             tap("dDense (ffn)", layer, a.dDense(), "B T C");
-            // feed-forward, in reverse: dGelu = dDense W2, GELU', dAttentionNorm += dFfn W1 (the GELU
-            // output, which W2's gradient needs, is recomputed rather than kept: see Activations.Layer)
-            backend.geluForward(l.ffnPre(), a.ffnGelu());
-            tap("ffnGelu (recomputed)", layer, a.ffnGelu(), "B T I");
-            linearBackward(a.dDense(), a.ffnGelu(), w.ffnOutWeight(), g.ffnOutWeight(), g.ffnOutBias(),
-                    a.dFfn(), false, n, c, i);
+            // feed-forward, in reverse: dGelu = dDense W2, GELU', dAttentionNorm += dFfn W1. The GELU
+            // output, which W2's gradient needs, is recomputed rather than kept (see Activations.Layer),
+            // in the same pass as GELU', so W2's gradient comes after it
+            linearInputGradient(a.dDense(), w.ffnOutWeight(), a.dFfn(), false, n, c, i);
             tap("dFfn (ffnGelu)", layer, a.dFfn(), "B T I");
-            backend.geluBackward(l.ffnPre(), a.dFfn(), a.dFfn());
+            backend.geluForwardAndBackward(l.ffnPre(), a.ffnGelu(), a.dFfn(), a.dFfn());
+            tap("ffnGelu (recomputed)", layer, a.ffnGelu(), "B T I");
             tap("dFfn (ffnPre)", layer, a.dFfn(), "B T I");
+            linearParameterGradients(a.dDense(), a.ffnGelu(), g.ffnOutWeight(), g.ffnOutBias(), n, c, i);
             linearBackward(a.dFfn(), l.attentionNorm(), w.ffnInWeight(), g.ffnInWeight(), g.ffnInBias(),
                     a.dSum(), true, n, i, c);
             tap("dSum (attentionNorm)", layer, a.dSum(), "B T C");
@@ -393,8 +393,18 @@ public final class BertQa {
      */
     private void linearBackward(Buffer dy, Buffer x, Buffer weight, Buffer dWeight, Buffer dBias, Buffer dx,
                                 boolean accumulate, int rows, int out, int in) {
+        linearParameterGradients(dy, x, dWeight, dBias, rows, out, in);
+        linearInputGradient(dy, weight, dx, accumulate, rows, out, in);
+    }
+
+    /** dW += dyᵀ x [out, in] and dBias += column sums of dy [out]. */
+    private void linearParameterGradients(Buffer dy, Buffer x, Buffer dWeight, Buffer dBias, int rows, int out, int in) {
         backend.gemm(true, false, out, in, rows, 1, dy, x, 1, dWeight);
         backend.biasBackward(dy, dBias, rows, out);
+    }
+
+    /** dx [rows, in] = dy W, or += when {@code accumulate}. */
+    private void linearInputGradient(Buffer dy, Buffer weight, Buffer dx, boolean accumulate, int rows, int out, int in) {
         backend.gemm(false, false, rows, in, out, 1, dy, weight, accumulate ? 1 : 0, dx);
     }
 

@@ -180,7 +180,14 @@ public final class CpuBackend implements Backend {
     @Override
     public void geluBackward(Buffer x, Buffer dy, Buffer dx) {
         CpuBuffer cx = floats(x, -1, "x");
-        gelu.backward(cx, floats(dy, cx.length(), "dy"), floats(dx, cx.length(), "dx"));
+        gelu.backward(cx, floats(dy, cx.length(), "dy"), floats(dx, cx.length(), "dx"), null);
+    }
+
+    /** One pass (see {@link Backend#geluForwardAndBackward}). */
+    @Override
+    public void geluForwardAndBackward(Buffer x, Buffer y, Buffer dy, Buffer dx) {
+        CpuBuffer cx = floats(x, -1, "x");
+        gelu.backward(cx, floats(dy, cx.length(), "dy"), floats(dx, cx.length(), "dx"), floats(y, cx.length(), "y"));
     }
 
     @Override

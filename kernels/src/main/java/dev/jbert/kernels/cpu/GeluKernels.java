@@ -54,13 +54,16 @@ final class GeluKernels {
     }
 
     /**
-     * dx = dy (Φ(x) + x φ(x)). A loop of its own, not the forward's behind a flag: a JIT-compiled
-     * loop shared by both directions was deoptimized each time the direction changed. dx may be dy.
+     * dx = dy (Φ(x) + x φ(x)), and, when {@code y} is not null, y = x Φ(x) as {@link #forward}
+     * computes it (the model's backward needs the GELU output again, and this reads x and computes
+     * Φ once for both). A loop of its own, not the forward's behind a flag: a JIT-compiled loop
+     * shared by both directions was deoptimized each time the direction changed. dx may be dy.
      */
-    void backward(CpuBuffer x, CpuBuffer dy, CpuBuffer dx) {
+    void backward(CpuBuffer x, CpuBuffer dy, CpuBuffer dx, CpuBuffer y) {
         float[] xs = x.floats;
         float[] dys = dy.floats;
         float[] dxs = dx.floats;
+        float[] ys = y == null ? null : y.floats;
         parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
             float[] parts = scratch.get();
             int i = first;
@@ -72,12 +75,19 @@ final class GeluKernels {
                 FloatVector derivative = FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i).mul(gaussian)
                         .mul(INV_SQRT_2PI).add(phi);
                 FloatVector.fromArray(Simd.FLOATS, dys, dy.offset + i).mul(derivative).intoArray(dxs, dx.offset + i);
+                if (ys != null) {
+                    FloatVector.fromArray(Simd.FLOATS, xs, x.offset + i).mul(phi).intoArray(ys, y.offset + i);
+                }
             }
             for (; i < last; i++) {
                 float v = xs[x.offset + i];
                 float z = v * SQRT_HALF;
                 float gaussian = (float) Math.exp(-z * z);
-                dxs[dx.offset + i] = dys[dy.offset + i] * (cdf(z, gaussian) + v * gaussian * INV_SQRT_2PI);
+                float phi = cdf(z, gaussian);
+                dxs[dx.offset + i] = dys[dy.offset + i] * (phi + v * gaussian * INV_SQRT_2PI);
+                if (ys != null) {
+                    ys[y.offset + i] = v * phi;
+                }
             }
         });
     }
