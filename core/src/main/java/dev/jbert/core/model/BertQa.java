@@ -298,7 +298,7 @@ public final class BertQa {
             backend.gemmBatched(false, true, t, t, d, 1, a.dContextHeads(), value(l.qkvHeads()), 0, a.dScores(), b * h);
             tap("dScores (probsDropped)", layer, a.dScores(), "B H T T");
             // back through the attention dropout (same mask) and the softmax (scale included)
-            if (probs == a.probs()) {
+            if (!attentionDropoutOn()) {
                 backend.attentionSoftmaxBackward(a.probs(), a.dScores(), a.dScores(), b, h, t, attentionScale);
             } else {
                 backend.attentionDropoutSoftmaxBackward(a.probs(), probs, a.dScores(), a.dScores(), b, h, t,
@@ -426,12 +426,17 @@ public final class BertQa {
 
     /** Dropout of the attention probabilities into {@code scratch}; in evaluation, the probabilities themselves. */
     private Buffer attentionDropout(Buffer probs, Buffer scratch, int layer) {
-        if (dropout == null || config.attentionDropout() == 0) {
+        if (!attentionDropoutOn()) {
             return probs;
         }
         backend.dropout(probs, scratch, config.attentionDropout(), dropout.seed(), stream(layer, Dropout.ATTENTION_PROBS));
         tap("probsDropped", layer, scratch, "B H T T");
         return scratch;
+    }
+
+    /** Whether this pass drops attention probabilities: training, with a non-zero rate. */
+    private boolean attentionDropoutOn() {
+        return dropout != null && config.attentionDropout() > 0;
     }
 
     /** Dropout of a projection's output, in place; nothing in evaluation. */

@@ -33,11 +33,9 @@ class ModelGradientCheckTest {
         SplittableRandom random = new SplittableRandom(11);
         double[] params = withNonZeroBiases(model, backend.values(model.parameters().all()));
         backend.setValues(model.parameters().all(), params);
-        Batch batch = BATCH;
-        Dropout dropout = DROPOUT;
 
         model.zeroGradients();
-        model.forward(batch, dropout);
+        model.forward(BATCH, DROPOUT);
         model.backward(1);
         double[] gradients = backend.values(model.gradients().all());
 
@@ -49,9 +47,9 @@ class ModelGradientCheckTest {
                 int index = tensor.offset() + i;
                 double saved = params[index];
                 params[index] = saved + H;
-                double plus = loss(model, backend, params, batch, dropout);
+                double plus = loss(model, backend, params, BATCH, DROPOUT);
                 params[index] = saved - H;
-                double minus = loss(model, backend, params, batch, dropout);
+                double minus = loss(model, backend, params, BATCH, DROPOUT);
                 params[index] = saved;
                 double numeric = (plus - minus) / (2 * H);
                 double analytic = gradients[index];
