@@ -1,6 +1,9 @@
 // Elementwise and layout kernels of the CUDA backend: fill, residual add, subtract, bias add, the head
-// split/merge transpose, GELU and dropout. Every kernel walks its elements with a grid-stride
-// loop, so the host may launch any grid size. Shapes are row-major, as in Backend.java.
+// split/merge transpose, GELU, dropout, and the rounding of GEMM inputs to bfloat16. Every kernel
+// walks its elements with a grid-stride loop, so the host may launch any grid size. Shapes are
+// row-major, as in Backend.java.
+
+#include <cuda_bf16.h>
 
 // x[i] = value for i < n
 extern "C" __global__ void fill(float* x, float value, long long n) {
@@ -20,6 +23,13 @@ extern "C" __global__ void add(const float* a, const float* b, float* out, long 
 extern "C" __global__ void subtract(const float* a, const float* b, float* out, long long n) {
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
         out[i] = a[i] - b[i];
+    }
+}
+
+// y = x rounded to bfloat16 (to nearest, ties to even), for i < n: the inputs of a GEMM in bf16 mode
+extern "C" __global__ void round_to_bf16(const float* x, __nv_bfloat16* y, long long n) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        y[i] = __float2bfloat16_rn(x[i]);
     }
 }
 

@@ -117,6 +117,8 @@ final class AnswerCommand implements Callable<Integer> {
             throw new UserError(plot + ": cannot write the plot (" + e.getCause().getMessage() + ")");
         } catch (LinkageError e) {
             throw new UserError("--plot: this Java runtime has no java.desktop module to draw with");
+        } catch (RuntimeException e) {
+            throw new UserError("--plot: cannot draw (" + e.getMessage() + ")"); // e.g. a machine without fonts
         }
     }
 

@@ -196,10 +196,9 @@ final class BenchCommand implements Callable<Integer> {
 
     /** One training step, op by op, and the page faults it took. */
     private static void printProfile(PrintWriter out, OpProfiler profiler, Runnable trainStep) {
-        profiler.reset();
         long[] faultsBefore = pageFaults();
         long start = System.nanoTime();
-        trainStep.run();
+        profiler.record(trainStep);
         double total = (System.nanoTime() - start) / 1e9;
         long[] faultsAfter = pageFaults();
         out.printf("profile of one training step: %.3f s, %d minor and %d major page faults%n", total,

@@ -186,9 +186,11 @@ public final class Trainer {
         try {
             TrainingPlot.write(metrics.lines(), output.resolve("training.png"));
             TrainingDynamicsPlot.write(metrics.lines(), output.resolve("training-dynamics.png"));
-        } catch (LinkageError e) {
-            // a trimmed Java runtime without java.desktop (the GPU check's jlink'd one) cannot draw
-            out.println("  (no training.png or training-dynamics.png: this Java runtime has no java.desktop module)");
+        } catch (LinkageError | RuntimeException e) {
+            // a plot is never worth a training run: a trimmed Java runtime without java.desktop (the GPU
+            // check's jlink'd one) cannot draw, nor can a full one on a machine without fonts
+            String why = e instanceof LinkageError ? "this Java runtime has no java.desktop module" : "drawing failed: " + e.getMessage();
+            out.println("  (no training.png or training-dynamics.png: " + why + ")");
         }
         out.printf("%s: dev loss %.3f, EM %.2f, F1 %.2f (%d questions, %d windows, %.0f s)%n", when, result.loss(),
                 result.scores().exactMatch(), result.scores().f1(), result.scores().total(), dev.windows(), seconds);

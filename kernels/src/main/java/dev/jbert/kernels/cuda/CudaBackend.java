@@ -8,6 +8,7 @@ import dev.jbert.kernels.Philox;
 import dev.jbert.kernels.cuda.CudaKernels.Kernel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUctx_st;
@@ -47,6 +48,7 @@ public final class CudaBackend implements Backend {
     private static final Kernel GELU_FORWARD = new Kernel("elementwise", "gelu_forward");
     private static final Kernel GELU_BACKWARD = new Kernel("elementwise", "gelu_backward");
     private static final Kernel DROPOUT = new Kernel("elementwise", "dropout");
+    private static final Kernel ROUND_TO_BF16 = new Kernel("elementwise", "round_to_bf16");
     private static final Kernel LAYER_NORM_FORWARD = new Kernel("normalization", "layer_norm_forward");
     private static final Kernel LAYER_NORM_BACKWARD = new Kernel("normalization", "layer_norm_backward");
     private static final Kernel COLUMN_PARTIALS = new Kernel("normalization", "column_partials");
@@ -74,7 +76,10 @@ public final class CudaBackend implements Backend {
     private final List<Long> allocations = new ArrayList<>();
     private final List<IntUpload> intUploads = new ArrayList<>();
     private long allocatedBytes;
-    private CudaBuffer scratch;       // column partial sums, grown on demand
+    private final Scratch columnPartials = new Scratch(Buffer.Type.FLOAT32);
+    private final Scratch bf16A = new Scratch(Buffer.Type.FLOAT32);   // a GEMM's A rounded to bf16, two to a float
+    private final Scratch bf16B = new Scratch(Buffer.Type.FLOAT32);   // and its B
+    private final Scratch embeddingSegments = new Scratch(Buffer.Type.INT32);
     private CudaBuffer normPartials;  // NORM_BLOCKS doubles (2 floats each)
     private boolean closed;
 
@@ -151,14 +156,14 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * What a {@link #copyIn(int[], Buffer)} wrote to a region of device memory: its smallest and
-     * largest value. No op writes int buffers, so the record stays true until the next upload over
-     * it, and the index checks of embeddings and targets can use it instead of reading the ids back
-     * (a read would make the host wait for the GPU several times a step).
+     * What a {@link #copyIn(int[], Buffer)} wrote to a region of device memory: a copy of the values,
+     * and the smallest and largest. No op writes int buffers, so the record stays true until the next
+     * upload over it, and the index checks and the embedding backward's sort can use it instead of
+     * reading the ids back (a read would make the host wait for the GPU several times a step).
      */
-    private record IntUpload(long address, int length, int min, int max) {
+    private record IntUpload(long address, int[] values, int min, int max) {
         long end() {
-            return address + 4L * length;
+            return address + 4L * values.length;
         }
 
         boolean covers(CudaBuffer buffer) {
@@ -177,9 +182,23 @@ public final class CudaBackend implements Backend {
         }
         long end = t.address + 4L * t.length();
         intUploads.removeIf(upload -> upload.address() < end && t.address < upload.end());
-        intUploads.add(new IntUpload(t.address, t.length(), min, max));
+        intUploads.add(new IntUpload(t.address, source.clone(), min, max));
         IntPointer host = new IntPointer(staging);
         throughStaging(t, source.length, true, (first, count) -> host.position(0).put(source, first, count));
+    }
+
+    /**
+     * Enqueues a copy of {@code source} into {@code target} behind the ops already queued, without
+     * waiting for them: from pageable memory, cudaMemcpyAsync copies the values into a staging
+     * buffer of the driver before it returns, so {@link #staging} may be refilled at once.
+     */
+    private void enqueueCopyIn(int[] source, CudaBuffer target) {
+        if (4L * source.length > STAGING_BYTES) {
+            throw new IllegalArgumentException("enqueueCopyIn: " + source.length + " ints exceed the staging buffer");
+        }
+        new IntPointer(staging).put(source, 0, source.length);
+        CudaStatus.runtime(cudart.cudaMemcpyAsync(target.pointer(), staging, 4L * source.length,
+                cudart.cudaMemcpyHostToDevice), "copyIn (cudaMemcpyAsync)");
     }
 
     @Override
@@ -273,7 +292,18 @@ public final class CudaBackend implements Backend {
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k,
                      float alpha, Buffer a, Buffer b, float beta, Buffer c) {
-        gemmBatched(transA, transB, m, n, k, alpha, a, b, beta, c, 1);
+        multiply(transA, transB, m, n, k, alpha, a, b, beta, c, 1, precision.roundsInputsToBf16());
+    }
+
+    /**
+     * In bf16 mode the batched products (attention's) stay tf32: their inputs include the
+     * {@code [B, H, T, T]} probabilities, and with float activations, writing bf16 copies of them
+     * costs more than the bf16 multiply saves (on an H200: 38 against 90 TFLOP/s for P V).
+     */
+    @Override
+    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k,
+                            float alpha, Buffer a, Buffer b, float beta, Buffer c, int batch) {
+        multiply(transA, transB, m, n, k, alpha, a, b, beta, c, batch, false);
     }
 
     /**
@@ -282,9 +312,8 @@ public final class CudaBackend implements Backend {
      * as the column-major {@code C^T = op(B)^T op(A)^T}: the operands swap places, the transpose
      * flags stay, and each leading dimension is the row length of the stored matrix.
      */
-    @Override
-    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k,
-                            float alphaValue, Buffer a, Buffer b, float betaValue, Buffer c, int batch) {
+    private void multiply(boolean transA, boolean transB, int m, int n, int k, float alphaValue, Buffer a, Buffer b,
+                          float betaValue, Buffer c, int batch, boolean inBf16) {
         if (batch < 1) {
             throw new IllegalArgumentException("batch must be at least 1, got " + batch);
         }
@@ -300,13 +329,28 @@ public final class CudaBackend implements Backend {
         int opB = transB ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
         int ldb = Math.max(1, transB ? k : n);
         int lda = Math.max(1, transA ? m : k);
+        int inputType = cudart.CUDA_R_32F;
+        int computeType = precision.computeType();
+        if (inBf16) {
+            ca = roundedToBf16(ca, bf16A);
+            cb = roundedToBf16(cb, bf16B);
+            inputType = cudart.CUDA_R_16BF;
+            computeType = cublas.CUBLAS_COMPUTE_32F;
+        }
         int status = cublas.cublasGemmStridedBatchedEx(blas, opB, opA, n, m, k, alpha,
-                cb.pointer(), cudart.CUDA_R_32F, ldb, (long) k * n,
-                ca.pointer(), cudart.CUDA_R_32F, lda, (long) m * k,
+                cb.pointer(), inputType, ldb, (long) k * n,
+                ca.pointer(), inputType, lda, (long) m * k,
                 beta, cc.pointer(), cudart.CUDA_R_32F, n, (long) m * n,
-                batch, precision.computeType(), cublas.CUBLAS_GEMM_DEFAULT);
+                batch, computeType, cublas.CUBLAS_GEMM_DEFAULT);
         CudaStatus.blas(status, String.format("gemm (m=%d, n=%d, k=%d, batch=%d)", m, n, k, batch));
         afterOp("gemm");
+    }
+
+    /** {@code x} rounded to bfloat16 into {@code into}: the same elements, two to each 4-byte slot. */
+    private CudaBuffer roundedToBf16(CudaBuffer x, Scratch into) {
+        CudaBuffer rounded = into.get((x.length() + 1) / 2);
+        kernels.launch(ROUND_TO_BF16, grid(x.length()), 1, THREADS, 1, x, rounded, (long) x.length());
+        return rounded;
     }
 
     // ---- elementwise and layout ---------------------------------------------------------------
@@ -419,7 +463,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         int chunks = (rows + ROWS_PER_CHUNK - 1) / ROWS_PER_CHUNK;
-        CudaBuffer partials = scratch(2 * chunks * cols);
+        CudaBuffer partials = columnPartials.get(2 * chunks * cols);
         CudaBuffer partialDy = partials.slice(0, chunks * cols);
         CudaBuffer partialDyXhat = partials.slice(chunks * cols, chunks * cols);
         kernels.launch(COLUMN_PARTIALS, (cols + 31) / 32, chunks, 32, 32, dy, x, mean, rstd, partialDy, partialDyXhat,
@@ -468,8 +512,39 @@ public final class CudaBackend implements Backend {
     public void embeddingBackward(Buffer ids, Buffer dOut, Buffer dTable, int rows, int dim) {
         CudaBuffer ct = floats(dTable, -1, "dTable");
         CudaBuffer ci = checkedIndices(ids, rows, ct.length(), dim, "embedding id", "dTable");
-        kernels.launch(EMBEDDING_BACKWARD, grid((long) rows * dim), 1, THREADS, 1, ci, floats(dOut, rows * dim, "dOut"),
-                ct, rows, dim);
+        CudaBuffer cd = floats(dOut, rows * dim, "dOut");
+        // Sort the rows by id on the host (counting sort, stable), so that the kernel can give each
+        // id's sum to one thread per column and add its rows in ascending order: no atomics, the same
+        // bits on every run. Uploaded as one int array: order [rows], starts [segments + 1], ids [segments].
+        int[] host = hostValues(ci);
+        int[] counts = new int[ct.length() / dim + 1];
+        for (int id : host) {
+            counts[id + 1]++;
+        }
+        int segments = 0;
+        for (int id = 0; id + 1 < counts.length; id++) {
+            segments += counts[id + 1] > 0 ? 1 : 0;
+            counts[id + 1] += counts[id];
+        }
+        int[] layout = new int[rows + 2 * segments + 1];
+        int segment = 0;
+        for (int id = 0; id + 1 < counts.length; id++) {
+            if (counts[id + 1] > counts[id]) {
+                layout[rows + segment] = counts[id];
+                layout[rows + segments + 1 + segment] = id;
+                segment++;
+            }
+        }
+        layout[rows + segments] = rows;
+        for (int r = 0; r < rows; r++) {
+            layout[counts[host[r]]++] = r;
+        }
+        CudaBuffer device = embeddingSegments.get(layout.length);
+        enqueueCopyIn(layout, device);
+        int columnBlocks = (dim + THREADS - 1) / THREADS;
+        kernels.launch(EMBEDDING_BACKWARD, columnBlocks, Math.max(1, Math.min(segments, 65535)), THREADS, 1,
+                device.slice(0, rows), device.slice(rows, segments + 1), device.slice(rows + segments + 1, segments),
+                cd, ct, segments, dim);
         afterOp("embeddingBackward");
     }
 
@@ -536,12 +611,24 @@ public final class CudaBackend implements Backend {
         return (rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK;
     }
 
-    private CudaBuffer scratch(int length) {
-        if (scratch == null || scratch.length() < length) {
-            // the old scratch stays allocated until close: ops already queued may still read it
-            scratch = allocate(Math.max(length, 1 << 20), Buffer.Type.FLOAT32);
+    /**
+     * A device buffer for an op's intermediate results, grown on demand. A buffer it outgrew stays
+     * allocated until close: ops already queued may still read it.
+     */
+    private final class Scratch {
+        private final Buffer.Type type;
+        private CudaBuffer buffer;
+
+        Scratch(Buffer.Type type) {
+            this.type = type;
         }
-        return scratch.slice(0, length);
+
+        CudaBuffer get(int length) {
+            if (buffer == null || buffer.length() < length) {
+                buffer = allocate(Math.max(length, 1 << 20), type);
+            }
+            return buffer.slice(0, length);
+        }
     }
 
     private void afterOp(String op) {
@@ -573,6 +660,19 @@ public final class CudaBackend implements Backend {
         copyOut(values, host);
         ArgumentChecks.checkRange(host, 0, host.length, limit, what);
         return values;
+    }
+
+    /** The values of an int buffer: from the upload that wrote them when there is one (no wait), else read back. */
+    private int[] hostValues(CudaBuffer values) {
+        for (IntUpload upload : intUploads) {
+            if (upload.covers(values)) {
+                int first = (int) ((values.address - upload.address()) / 4);
+                return Arrays.copyOfRange(upload.values(), first, first + values.length());
+            }
+        }
+        int[] host = new int[values.length()];
+        copyOut(values, host);
+        return host;
     }
 
     private CudaBuffer floats(Buffer buffer, int length, String name) {

@@ -12,7 +12,13 @@ public enum Precision {
     FP32("fp32", 0x1.0p-24),
     /** Inputs rounded to TF32 (10-bit mantissa) for the tensor cores. */
     TF32("tf32", 0x1.0p-11),
-    /** Inputs rounded to bfloat16 (7-bit mantissa): the fastest, what mixed-precision training uses. */
+    /**
+     * The Linear layers' GEMMs ({@code Backend.gemm}) with inputs rounded to bfloat16 (7-bit
+     * mantissa), what mixed-precision training uses; attention's batched products as in TF32 (see
+     * {@code CudaBackend.gemmBatched}). The backend rounds the inputs itself, into bf16 copies that
+     * cuBLAS multiplies: asked to round float inputs itself ({@code CUBLAS_COMPUTE_32F_FAST_16BF}),
+     * cuBLAS 13.0 on an H200 returned tf32's results at tf32's speed (CudaPrecisionTest, 2026-11-27).
+     */
     BF16("bf16", 0x1.0p-8);
 
     private final String label;
@@ -43,11 +49,13 @@ public enum Precision {
         throw new IllegalArgumentException("unknown precision '" + value + "': expected fp32, tf32 or bf16");
     }
 
+    /** cuBLAS's compute type for float inputs: float accumulation, of the inputs as given or rounded to tf32. */
     int computeType() {
-        return switch (this) {
-            case FP32 -> cublas.CUBLAS_COMPUTE_32F;
-            case TF32 -> cublas.CUBLAS_COMPUTE_32F_FAST_TF32;
-            case BF16 -> cublas.CUBLAS_COMPUTE_32F_FAST_16BF;
-        };
+        return this == FP32 ? cublas.CUBLAS_COMPUTE_32F : cublas.CUBLAS_COMPUTE_32F_FAST_TF32;
+    }
+
+    /** Whether the backend hands cuBLAS bf16 copies of a Linear GEMM's inputs. */
+    boolean roundsInputsToBf16() {
+        return this == BF16;
     }
 }

@@ -1,20 +1,20 @@
 package dev.jbert.kernels.cuda;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.jbert.kernels.Buffer;
-import java.util.Arrays;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Each precision rounds a GEMM's inputs as it says, and no more. The op harness cannot tell tf32
- * from bf16 (its bound is relative to the magnitude a whole dot product sums), so this multiplies
- * by the identity, C = A I, where any difference between C and A is the rounding of A alone.
- * A holds 1 + 2^-9, which float and tf32 (10-bit mantissa) represent exactly and bf16 (7 bits)
- * does not: fp32 and tf32 must return it exactly, bf16 within its unit roundoff.
- * (On an H200 the tf32 and bf16 modes gave identical whole-model errors, which this pins down.)
+ * Each precision rounds a GEMM's inputs as it says: no more, and no less. The op harness cannot
+ * tell tf32 from bf16 (its bound is relative to the magnitude a whole dot product sums), so this
+ * multiplies by the identity, C = A I, where C is A's entries as the mode rounded them. A holds
+ * 1 + 2^-9, which float and tf32 (10-bit mantissa) represent and bf16 (7 bits) rounds to 1, and
+ * 1 + 2^-12, which only float represents. Each mode must return exactly its rounding of both, in
+ * {@code gemm} and in {@code gemmBatched} (which bf16 mode leaves at tf32).
+ * (On an H200, cuBLAS's FAST_16BF compute type returned tf32's results, which this caught.)
  */
 class CudaPrecisionTest {
     private static final int SIZE = 256; // large enough for cuBLAS to pick its tensor-core kernels
@@ -23,29 +23,55 @@ class CudaPrecisionTest {
     @EnumSource(Precision.class)
     void gemmRoundsItsInputsAsDocumented(Precision precision) {
         assumeTrue(Cuda.available(), () -> "CUDA tests skipped: " + Cuda.unavailableReason().orElseThrow());
-        float value = 1 + 0x1.0p-9f;
+        float[] values = {1 + 0x1.0p-9f, 1 + 0x1.0p-12f};
         float[] a = new float[SIZE * SIZE];
         float[] identity = new float[SIZE * SIZE];
-        Arrays.fill(a, value);
+        for (int i = 0; i < a.length; i++) {
+            a[i] = values[i % 2];
+        }
         for (int i = 0; i < SIZE; i++) {
             identity[i * SIZE + i] = 1;
         }
-        float[] c = new float[SIZE * SIZE];
+        int bits = -Math.getExponent(precision.unitRoundoff()) - 1;
         try (CudaBackend backend = new CudaBackend(precision)) {
             Buffer ba = backend.allocateFloats(a.length);
             Buffer bi = backend.allocateFloats(identity.length);
-            Buffer bc = backend.allocateFloats(c.length);
+            Buffer bc = backend.allocateFloats(a.length);
             backend.copyIn(a, ba);
             backend.copyIn(identity, bi);
             backend.gemm(false, false, SIZE, SIZE, SIZE, 1, ba, bi, 0, bc);
-            backend.copyOut(bc, c);
+            check(precision + " gemm", a, download(backend, bc), bits);
+            backend.gemmBatched(false, false, SIZE, SIZE, SIZE, 1, ba, bi, 0, bc, 1);
+            check(precision + " gemmBatched", a, download(backend, bc), precision == Precision.BF16 ? 10 : bits);
         }
-        double worst = 0;
-        for (float x : c) {
-            worst = Math.max(worst, Math.abs(x - value) / value);
+    }
+
+    private static float[] download(CudaBackend backend, Buffer buffer) {
+        float[] values = new float[buffer.length()];
+        backend.copyOut(buffer, values);
+        return values;
+    }
+
+    private static void check(String what, float[] a, float[] c, int mantissaBits) {
+        System.out.printf("%s: C = A I gives %s for 1 + 2^-9 and %s for 1 + 2^-12 (%d-bit mantissa expected)%n",
+                what, Float.toHexString(c[0]), Float.toHexString(c[1]), mantissaBits);
+        for (int i = 0; i < c.length; i++) {
+            float expected = rounded(a[i], mantissaBits);
+            if (c[i] != expected) {
+                fail(what + ": C[" + i + "] = " + Float.toHexString(c[i]) + ", expected " + Float.toHexString(expected)
+                        + " (" + Float.toHexString(a[i]) + " rounded to " + mantissaBits + " mantissa bits)");
+            }
         }
-        double allowed = precision == Precision.BF16 ? precision.unitRoundoff() : 0;
-        System.out.printf("%s: C = A I, largest relative change of A = 1 + 2^-9: %.3e%n", precision, worst);
-        assertTrue(worst <= allowed, precision + " changed A by " + worst + ", allowed " + allowed);
+    }
+
+    /** x rounded to nearest (ties to even) with {@code bits} explicit mantissa bits. */
+    private static float rounded(float x, int bits) {
+        int drop = 23 - bits;
+        if (drop == 0) {
+            return x;
+        }
+        int raw = Float.floatToRawIntBits(x);
+        int half = (1 << (drop - 1)) - 1 + ((raw >>> drop) & 1);
+        return Float.intBitsToFloat((raw + half) & -(1 << drop));
     }
 }
