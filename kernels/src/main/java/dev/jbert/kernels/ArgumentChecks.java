@@ -18,6 +18,25 @@ public final class ArgumentChecks {
     }
 
     /**
+     * Throws unless {@code buffer} holds floats and every matrix of a batch of {@code batch}
+     * {@code [rows, cols]} matrices laid out by {@code layout} lies inside it, rows not overlapping.
+     */
+    public static void matrices(Buffer buffer, MatrixLayout layout, int batch, int rows, int cols, String name) {
+        typeAndLength(buffer, Buffer.Type.FLOAT32, -1, name);
+        if (batch < 1) {
+            throw new IllegalArgumentException("batch must be at least 1, got " + batch);
+        }
+        if (rows > 1 && layout.rowStride() < cols) {
+            throw new IllegalArgumentException(name + ": rows of " + cols + " elements cannot be " + layout.rowStride() + " apart");
+        }
+        long end = layout.end(batch, rows, cols);
+        if (end > buffer.length()) {
+            throw new IllegalArgumentException(name + " has " + buffer.length() + " elements, its " + batch + " matrices of ["
+                    + rows + ", " + cols + "] laid out as " + layout + " reach " + end);
+        }
+    }
+
+    /**
      * The range check for int inputs that index memory (embedding ids, cross-entropy targets): throws
      * unless every {@code values[offset + r]}, {@code r < count}, lies in {@code [0, limit)}.
      */

@@ -70,12 +70,25 @@ public interface Backend extends AutoCloseable {
               float alpha, Buffer a, Buffer b, float beta, Buffer c);
 
     /**
-     * {@code batch} independent GEMMs over consecutive matrices: matrix {@code i} of A starts at
-     * element {@code i * m * k} of {@code a}, and likewise for B and C. Attention runs one per
-     * (sequence, head).
+     * {@code batch} independent GEMMs over consecutive dense matrices: matrix {@code z} of A starts
+     * at element {@code z * m * k} of {@code a}, and likewise for B and C.
      */
-    void gemmBatched(boolean transA, boolean transB, int m, int n, int k,
-                     float alpha, Buffer a, Buffer b, float beta, Buffer c, int batch);
+    default void gemmBatched(boolean transA, boolean transB, int m, int n, int k,
+                             float alpha, Buffer a, Buffer b, float beta, Buffer c, int batch) {
+        gemmBatched(transA, transB, m, n, k, alpha, a, MatrixLayout.dense(transA ? k : m, transA ? m : k),
+                b, MatrixLayout.dense(transB ? n : k, transB ? k : n), beta, c, MatrixLayout.dense(m, n), batch);
+    }
+
+    /**
+     * {@code batch} independent GEMMs of the same shape, each operand's matrices where its layout
+     * puts them in its buffer (see {@link MatrixLayout}: a row stride and a start per matrix).
+     * Attention runs one per (sequence, head), reading Q, K and V in place from the
+     * {@code [B, T, 3, H, D]} projection and writing the context straight into {@code [B, T, H, D]}.
+     * The matrices of C must not overlap.
+     */
+    void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     Buffer a, MatrixLayout aLayout, Buffer b, MatrixLayout bLayout,
+                     float beta, Buffer c, MatrixLayout cLayout, int batch);
 
     // ---- elementwise and layout ---------------------------------------------------------------
 

@@ -71,7 +71,7 @@ public final class OpProfiler {
         if (!name.startsWith("gemm")) {
             return name;
         }
-        String batch = args.length > 10 ? " x" + args[10] : "";
+        String batch = name.equals("gemmBatched") ? " x" + args[args.length - 1] : ""; // the batch comes last
         return String.format("%s %s%s %dx%dx%d%s", name, (Boolean) args[0] ? "T" : "N", (Boolean) args[1] ? "T" : "N",
                 args[2], args[3], args[4], batch);
     }

@@ -72,6 +72,58 @@ class BackendOpsTest {
         }
     }
 
+    /**
+     * Batched products on matrices laid out as attention lays out its heads: groups of matrices
+     * side by side in wide rows (members one row length apart, rows far apart), gaps between groups.
+     * What lies between the matrices of C must be left alone.
+     */
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void gemmBatchedOnLaidOutMatrices(Backend backend) {
+        for (boolean transA : new boolean[] {false, true}) {
+            for (boolean transB : new boolean[] {false, true}) {
+                checkLaidOutGemm(backend, transA, transB, 13, 16, 8, 3, 2, 0.5, 0);  // like Q Kᵀ over (sequence, head)
+                checkLaidOutGemm(backend, transA, transB, 13, 8, 13, 2, 3, 1, 0.5);
+                checkLaidOutGemm(backend, transA, transB, 13, 8, 13, 3, 1, 1, 0);    // one group: members interleaved in rows
+                checkLaidOutGemm(backend, transA, transB, 131, 37, 300, 1, 2, 1, 1); // few, large: split over threads
+            }
+        }
+    }
+
+    /** {@code groups x perGroup} products of [m, k] x [k, n], each operand's matrices side by side in rows with padding. */
+    private static void checkLaidOutGemm(Backend backend, boolean transA, boolean transB, int m, int n, int k,
+                                         int perGroup, int groups, double alpha, double beta) {
+        int batch = perGroup * groups;
+        MatrixLayout aLayout = sideBySide(transA ? k : m, transA ? m : k, perGroup);
+        MatrixLayout bLayout = sideBySide(transB ? n : k, transB ? k : n, perGroup);
+        MatrixLayout cLayout = sideBySide(m, n, perGroup);
+        OpHarness h = new OpHarness(backend, SEED + 7 * m + n + k);
+        double[] a = h.gaussian((int) aLayout.end(batch, transA ? k : m, transA ? m : k) + 5, 1);
+        double[] b = h.gaussian((int) bLayout.end(batch, transB ? n : k, transB ? k : n) + 5, 1);
+        double[] c = h.gaussian((int) cLayout.end(batch, m, n) + 5, 1);
+        Buffer bc = h.upload(c);
+        backend.gemmBatched(transA, transB, m, n, k, (float) alpha, h.upload(a), aLayout, h.upload(b), bLayout,
+                (float) beta, bc, cLayout, batch);
+        double[] expected = c.clone(), magnitude = new double[c.length];
+        ReferenceGemm.gemmBatched(transA, transB, m, n, k, alpha, a, aLayout, b, bLayout, beta, expected, cLayout, batch);
+        ReferenceGemm.gemmBatched(transA, transB, m, n, k, Math.abs(alpha), abs(a), aLayout, abs(b), bLayout,
+                0, magnitude, cLayout, batch);
+        float[] actual = h.download(bc);
+        for (int i = 0; i < c.length; i++) {
+            double bound = TestBackends.gemmTolerance(backend) * (magnitude[i] + Math.abs(beta * c[i])) + 1e-30;
+            if (!(Math.abs(actual[i] - expected[i]) <= bound)) {
+                throw new AssertionError(String.format("laid-out gemm(%b, %b, m=%d, n=%d, k=%d, %d x %d): element %d is %s, expected %s",
+                        transA, transB, m, n, k, groups, perGroup, i, actual[i], expected[i]));
+            }
+        }
+    }
+
+    /** perGroup [rows, cols] matrices side by side in rows of perGroup cols + 3, then a gap of 2 rows before the next group. */
+    private static MatrixLayout sideBySide(int rows, int cols, int perGroup) {
+        int rowStride = perGroup * cols + 3;
+        return new MatrixLayout(rowStride, perGroup, (rows + 2) * rowStride, cols);
+    }
+
     @ParameterizedTest
     @MethodSource("dev.jbert.kernels.TestBackends#all")
     void gemmWithZeroDepthScalesC(Backend backend) {

@@ -63,7 +63,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "End with one JSON line of the medians.")
     boolean json;
 
-    @Option(names = "--profile", description = "Then time one more training step op by op, with its page faults.")
+    @Option(names = "--profile", description = "Then time one more training step and eval forward op by op, with their page faults.")
     boolean profile;
 
     @Override
@@ -97,7 +97,8 @@ final class BenchCommand implements Callable<Integer> {
             double eval = median(out, "eval forward", evalForward);
             out.printf("throughput    %.1f sequences/s training, %.1f sequences/s eval%n", batchSize / train, batchSize / eval);
             if (profile) {
-                printProfile(out, profiler, trainStep);
+                printProfile(out, profiler, "training step", trainStep);
+                printProfile(out, profiler, "eval forward", evalForward);
             }
             Runtime runtime = Runtime.getRuntime();
             out.printf("heap used %.2f GB of %.2f GB committed; peak RSS %.2f GB%n",
@@ -194,14 +195,14 @@ final class BenchCommand implements Callable<Integer> {
         return new long[] {count, millis};
     }
 
-    /** One training step, op by op, and the page faults it took. */
-    private static void printProfile(PrintWriter out, OpProfiler profiler, Runnable trainStep) {
+    /** One run of {@code work}, op by op, and the page faults it took. */
+    private static void printProfile(PrintWriter out, OpProfiler profiler, String what, Runnable work) {
         long[] faultsBefore = pageFaults();
         long start = System.nanoTime();
-        profiler.record(trainStep);
+        profiler.record(work);
         double total = (System.nanoTime() - start) / 1e9;
         long[] faultsAfter = pageFaults();
-        out.printf("profile of one training step: %.3f s, %d minor and %d major page faults%n", total,
+        out.printf("profile of one %s: %.3f s, %d minor and %d major page faults%n", what, total,
                 faultsAfter[0] - faultsBefore[0], faultsAfter[1] - faultsBefore[1]);
         out.printf("  %-40s %8s %10s %7s%n", "op", "calls", "seconds", "share");
         for (OpProfiler.Entry entry : profiler.entries()) {

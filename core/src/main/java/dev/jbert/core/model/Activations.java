@@ -28,7 +28,7 @@ final class Activations {
      * the scratch, for one more batched GEMM, softmax and GELU a layer (about 1% of the step's FLOPs).
      */
     record Layer(
-            Buffer qkvHeads,          // [3, B, H, T, D]: Q [B H, T, D], then K, then V ([B, T, 3, H, D] until split)
+            Buffer qkv,               // [N, 3C] = [B, T, 3, H, D]: Q, K and V of every head
             Buffer context,           // [N, C] heads merged back: [B, T, H, D]
             Buffer attentionSum,      // [N, C] dropout(attention output) + layer input
             Buffer attentionNorm,     // [N, C] LayerNorm of it: the FFN's input
@@ -64,12 +64,9 @@ final class Activations {
             Buffer endProbs,          // [B, T]
             Buffer startLosses,       // [B]
             Buffer endLosses,         // [B]
-            // scratch, shared by the layers; qkv and contextHeads are the same memory as dQkv and
-            // dContextHeads: the forward's scratch is free once the backward starts
-            Buffer qkv,               // [N, 3C] halfway through splitting the heads: [3, B, T, H, D]
+            // scratch, shared by the layers
             Buffer probs,             // [B, H, T, T] one layer's attention probabilities (the scores until the softmax)
             Buffer probsDropped,      // [B, H, T, T]
-            Buffer contextHeads,      // [B, H, T, D]
             Buffer dense,             // [N, C] a projection's output before dropout
             Buffer ffnGelu,           // [N, I] one layer's GELU output
             // gradients of activations (backward scratch)
@@ -78,11 +75,9 @@ final class Activations {
             Buffer dSum,              // [N, C]
             Buffer dDense,            // [N, C]
             Buffer dFfn,              // [N, I]
-            Buffer dContext,          // [N, C]
-            Buffer dContextHeads,     // [B, H, T, D]
+            Buffer dContext,          // [N, C] = [B, T, H, D]
             Buffer dScores,           // [B, H, T, T]
-            Buffer dQkvHeads,         // [3, B, H, T, D], then merged in place to [N, 3C]
-            Buffer dQkv,              // [N, 3C] halfway through merging the heads: [3, B, T, H, D]
+            Buffer dQkv,              // [N, 3C] = [B, T, 3, H, D]
             Buffer dLogits,           // [N, 2]
             Buffer dLogitsByPosition) {} // [2, N]
 
@@ -234,16 +229,12 @@ final class Activations {
                     s.floats(n * i),
                     s.floats(n * c), s.floats(n * c), s.floats(n), s.floats(n)));
         }
-        // two scratch buffers of the forward serve the backward too (see Views): 38 MB at batch 8 x 384
-        Buffer qkv = s.floats(3 * n * c);
-        Buffer probsDropped = s.floats(attention);
-        Buffer contextHeads = s.floats(n * c);
         return new Views(inputs, embeddingSum, embeddingNorm, embeddingMean, embeddingRstd, embeddingOutput,
                 List.copyOf(layers),
                 s.floats(2 * n), s.floats(2 * n), s.floats(n), s.floats(n), s.floats(b), s.floats(b),
-                qkv, s.floats(attention), probsDropped, contextHeads, s.floats(n * c),
+                s.floats(attention), s.floats(attention), s.floats(n * c),
                 s.floats(n * i), s.floats(n * c), s.floats(n * c), s.floats(n * c), s.floats(n * c), s.floats(n * i),
-                s.floats(n * c), contextHeads, s.floats(attention), s.floats(3 * n * c), qkv,
+                s.floats(n * c), s.floats(attention), s.floats(3 * n * c),
                 s.floats(2 * n), s.floats(2 * n));
     }
 }

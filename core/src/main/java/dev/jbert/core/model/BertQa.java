@@ -2,6 +2,7 @@ package dev.jbert.core.model;
 
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
+import dev.jbert.kernels.MatrixLayout;
 import java.util.Arrays;
 
 /**
@@ -124,24 +125,16 @@ public final class BertQa {
             Weights.Layer w = params.layers().get(layer);
             Activations.Layer l = a.layers().get(layer);
 
-            // self-attention: Q, K and V in one GEMM, [N, 3C] = x Wqkvᵀ + bqkv, that is [B, T, 3, H, D]
-            linear(x, w.qkvWeight(), w.qkvBias(), l.qkvHeads(), n, 3 * c, c);
-            tap("qkvHeads", layer, l.qkvHeads(), "B T 3 H D");
-            // split the heads in two moves, [B, T, 3, H, D] -> [3, B, T, H, D] -> [3, B, H, T, D]: then Q, K
-            // and V are each [B H, T, D], one [T, D] matrix per (sequence, head) at a fixed stride, and
-            // each product below is one batched GEMM over all of them
-            backend.swapMiddleAxes(l.qkvHeads(), a.qkv(), 1, n, 3, c);
-            tap("qkv", layer, a.qkv(), "3 B T H D");
-            backend.swapMiddleAxes(a.qkv(), l.qkvHeads(), 3 * b, t, h, d);
-            tap("qkvHeads (query)", layer, query(l.qkvHeads()), "B H T D");
-            tap("qkvHeads (key)", layer, key(l.qkvHeads()), "B H T D");
-            tap("qkvHeads (value)", layer, value(l.qkvHeads()), "B H T D");
+            // self-attention: Q, K and V in one GEMM, [N, 3C] = x Wqkvᵀ + bqkv, that is [B, T, 3, H, D].
+            // Each (sequence, head) has its [T, D] query, key and value in there, rows 3C apart; the
+            // batched products below read them in place (see headsOfQkv), B H matrices at a time
+            linear(x, w.qkvWeight(), w.qkvBias(), l.qkv(), n, 3 * c, c);
+            tap("qkv", layer, l.qkv(), "B T 3 H D");
             attentionProbabilities(l, a, layer, false);
             Buffer probs = attentionDropout(a.probs(), a.probsDropped(), layer);
-            // context [B, H, T, D] = probs V per (sequence, head), then merge the heads: [B, T, H, D] = [N, C]
-            backend.gemmBatched(false, false, t, d, t, 1, probs, value(l.qkvHeads()), 0, a.contextHeads(), b * h);
-            tap("contextHeads", layer, a.contextHeads(), "B H T D");
-            backend.swapMiddleAxes(a.contextHeads(), l.context(), b, h, t, d);
+            // context = probs V per (sequence, head), written straight into [B, T, H, D] = [N, C]: the heads merged
+            backend.gemmBatched(false, false, t, d, t, 1, probs, MatrixLayout.dense(t, t), value(l.qkv()), headsOfQkv(),
+                    0, l.context(), headsOfHidden(), b * h);
             tap("context", layer, l.context(), "B T C");
             // output projection, dropout, residual, LayerNorm
             linear(l.context(), w.attentionOutWeight(), w.attentionOutBias(), a.dense(), n, c, c);
@@ -285,17 +278,16 @@ public final class BertQa {
             linearBackward(a.dDense(), l.context(), w.attentionOutWeight(), g.attentionOutWeight(),
                     g.attentionOutBias(), a.dContext(), false, n, c, c);
             tap("dContext", layer, a.dContext(), "B T C");
-            // split dContext [B, T, H, D] into heads [B, H, T, D]
-            backend.swapMiddleAxes(a.dContext(), a.dContextHeads(), b, t, h, d);
-            tap("dContextHeads", layer, a.dContextHeads(), "B H T D");
-
-            // context = dropout(probs) V: dV = dropout(probs)ᵀ dContext, dDropped = dContext Vᵀ; the
+            // context = dropout(probs) V: dV = dropout(probs)ᵀ dContext, dDropped = dContext Vᵀ, with the
+            // heads of dContext [B, T, H, D] read in place and dV written into dQkv [B, T, 3, H, D]; the
             // probabilities are recomputed from Q and K (bitwise the forward's: the same ops on the same inputs)
             attentionProbabilities(l, a, layer, true);
             Buffer probs = attentionDropout(a.probs(), a.probsDropped(), layer);
-            backend.gemmBatched(true, false, t, d, t, 1, probs, a.dContextHeads(), 0, value(a.dQkvHeads()), b * h);
-            tap("dQkvHeads (value)", layer, value(a.dQkvHeads()), "B H T D");
-            backend.gemmBatched(false, true, t, t, d, 1, a.dContextHeads(), value(l.qkvHeads()), 0, a.dScores(), b * h);
+            MatrixLayout scores = MatrixLayout.dense(t, t);
+            backend.gemmBatched(true, false, t, d, t, 1, probs, scores, a.dContext(), headsOfHidden(),
+                    0, value(a.dQkv()), headsOfQkv(), b * h);
+            backend.gemmBatched(false, true, t, t, d, 1, a.dContext(), headsOfHidden(), value(l.qkv()), headsOfQkv(),
+                    0, a.dScores(), scores, b * h);
             tap("dScores (probsDropped)", layer, a.dScores(), "B H T T");
             // back through the attention dropout (same mask) and the softmax (scale included)
             if (!attentionDropoutOn()) {
@@ -305,18 +297,14 @@ public final class BertQa {
                         attentionScale, config.attentionDropout(), dropout.seed(), stream(layer, Dropout.ATTENTION_PROBS));
             }
             tap("dScores", layer, a.dScores(), "B H T T");
-            // scores = Q Kᵀ: dQ = dScores K, dK = dScoresᵀ Q
-            backend.gemmBatched(false, false, t, d, t, 1, a.dScores(), key(l.qkvHeads()), 0, query(a.dQkvHeads()), b * h);
-            tap("dQkvHeads (query)", layer, query(a.dQkvHeads()), "B H T D");
-            backend.gemmBatched(true, false, t, d, t, 1, a.dScores(), query(l.qkvHeads()), 0, key(a.dQkvHeads()), b * h);
-            tap("dQkvHeads (key)", layer, key(a.dQkvHeads()), "B H T D");
-            // merge the heads back, [3, B, H, T, D] -> [3, B, T, H, D] -> [B, T, 3, H, D] = [N, 3C], then
+            // scores = Q Kᵀ: dQ = dScores K, dK = dScoresᵀ Q, into dQkv beside dV
+            backend.gemmBatched(false, false, t, d, t, 1, a.dScores(), scores, key(l.qkv()), headsOfQkv(),
+                    0, query(a.dQkv()), headsOfQkv(), b * h);
+            backend.gemmBatched(true, false, t, d, t, 1, a.dScores(), scores, query(l.qkv()), headsOfQkv(),
+                    0, key(a.dQkv()), headsOfQkv(), b * h);
+            tap("dQkv", layer, a.dQkv(), "B T 3 H D");
             // through the QKV projection; dInput already holds the residual's share, so the projection's is added
-            backend.swapMiddleAxes(a.dQkvHeads(), a.dQkv(), 3 * b, h, t, d);
-            tap("dQkv", layer, a.dQkv(), "3 B T H D");
-            backend.swapMiddleAxes(a.dQkv(), a.dQkvHeads(), 1, 3, n, c);
-            tap("dQkvHeads", layer, a.dQkvHeads(), "B T 3 H D");
-            linearBackward(a.dQkvHeads(), x, w.qkvWeight(), g.qkvWeight(), g.qkvBias(), dInput, true, n, 3 * c, c);
+            linearBackward(a.dQkv(), x, w.qkvWeight(), g.qkvWeight(), g.qkvBias(), dInput, true, n, 3 * c, c);
             tap("dInput", layer, dInput, "B T C");
             tapGradients(ParameterLayout.layerPrefix(layer), layer);
 
@@ -417,8 +405,8 @@ public final class BertQa {
         int b = batch.size();
         int t = batch.tokens();
         int h = config.heads();
-        backend.gemmBatched(false, true, t, t, config.headDim(), 1, query(l.qkvHeads()), key(l.qkvHeads()), 0,
-                a.probs(), b * h);
+        backend.gemmBatched(false, true, t, t, config.headDim(), 1, query(l.qkv()), headsOfQkv(), key(l.qkv()), headsOfQkv(),
+                0, a.probs(), MatrixLayout.dense(t, t), b * h);
         tap(recomputed ? "probs (scores, recomputed)" : "probs (scores)", layer, a.probs(), "B H T T");
         backend.attentionSoftmaxForward(a.probs(), a.inputs().attentionMask(), a.probs(), b, h, t, attentionScale);
         tap(recomputed ? "probs (recomputed)" : "probs", layer, a.probs(), "B H T T");
@@ -459,22 +447,35 @@ public final class BertQa {
         return dropout == null ? 0 : dropout.layer(layer, site);
     }
 
-    /** Q [B H, T, D] in a [3, B, H, T, D] buffer: its first third; K and V are the others. */
-    private static Buffer query(Buffer qkvHeads) {
-        return third(qkvHeads, 0);
+    /**
+     * Where attention's B H matrices of [T, D] lie in a [B, T, 3, H, D] buffer (Q, K and V, or their
+     * gradients) once it starts at the right third (see {@link #query}): rows 3C apart, the H heads
+     * of a sequence D apart, sequences T 3C apart.
+     */
+    private MatrixLayout headsOfQkv() {
+        int c = config.hiddenSize();
+        return new MatrixLayout(3 * c, config.heads(), batch.tokens() * 3 * c, config.headDim());
     }
 
-    private static Buffer key(Buffer qkvHeads) {
-        return third(qkvHeads, 1);
+    /** The same in a [B, T, H, D] = [N, C] buffer (the context and its gradient): rows C apart. */
+    private MatrixLayout headsOfHidden() {
+        int c = config.hiddenSize();
+        return new MatrixLayout(c, config.heads(), batch.tokens() * c, config.headDim());
     }
 
-    private static Buffer value(Buffer qkvHeads) {
-        return third(qkvHeads, 2);
+    /** A [B, T, 3, H, D] buffer from its Q part on, for {@link #headsOfQkv}; {@link #key} and {@link #value} from theirs. */
+    private static Buffer query(Buffer qkv) {
+        return qkv; // Q's part comes first
     }
 
-    private static Buffer third(Buffer qkvHeads, int part) {
-        int size = qkvHeads.length() / 3;
-        return qkvHeads.slice(part * size, size);
+    private Buffer key(Buffer qkv) {
+        int c = config.hiddenSize();
+        return qkv.slice(c, qkv.length() - c);
+    }
+
+    private Buffer value(Buffer qkv) {
+        int c = config.hiddenSize();
+        return qkv.slice(2 * c, qkv.length() - 2 * c);
     }
 
     private static Buffer startLogits(Activations.Views a) {

@@ -90,7 +90,7 @@ class ActivationObserverTest {
         // B 3, H 4, T 13, D 8, C 32, I 37
         assertArrayEquals(new int[] {3, 4, 13, 13}, find(seen, "probs", 1).shape());
         assertArrayEquals(new int[] {3, 13, 37}, find(seen, "ffnGelu", 0).shape());
-        assertArrayEquals(new int[] {3, 4, 13, 8}, find(seen, "qkvHeads (key)", 1).shape());
+        assertArrayEquals(new int[] {3, 13, 3, 4, 8}, find(seen, "qkv", 1).shape());
     }
 
     @Test

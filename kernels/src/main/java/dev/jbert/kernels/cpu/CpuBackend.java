@@ -4,6 +4,7 @@ import dev.jbert.kernels.AdamW;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
 import dev.jbert.kernels.ArgumentChecks;
+import dev.jbert.kernels.MatrixLayout;
 import java.util.Arrays;
 
 /**
@@ -124,23 +125,24 @@ public final class CpuBackend implements Backend {
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k,
                      float alpha, Buffer a, Buffer b, float beta, Buffer c) {
-        gemmBatched(transA, transB, m, n, k, alpha, a, b, beta, c, 1);
+        CpuBuffer ca = floats(a, m * k, "a");
+        CpuBuffer cb = floats(b, k * n, "b");
+        CpuBuffer cc = floats(c, m * n, "c");
+        gemm.gemm(transA, transB, m, n, k, alpha, ca.floats, ca.offset, cb.floats, cb.offset, beta, cc.floats, cc.offset);
     }
 
     @Override
-    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k,
-                            float alpha, Buffer a, Buffer b, float beta, Buffer c, int batch) {
-        checkPositive(batch, "batch");
-        CpuBuffer ca = floats(a, batch * m * k, "a");
-        CpuBuffer cb = floats(b, batch * k * n, "b");
-        CpuBuffer cc = floats(c, batch * m * n, "c");
-        if (batch == 1) {
-            gemm.gemm(transA, transB, m, n, k, alpha, ca.floats, ca.offset, cb.floats, cb.offset,
-                    beta, cc.floats, cc.offset);
-        } else {
-            gemm.gemmBatched(transA, transB, m, n, k, alpha, ca.floats, ca.offset, m * k,
-                    cb.floats, cb.offset, k * n, beta, cc.floats, cc.offset, m * n, batch);
-        }
+    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                            Buffer a, MatrixLayout aLayout, Buffer b, MatrixLayout bLayout,
+                            float beta, Buffer c, MatrixLayout cLayout, int batch) {
+        ArgumentChecks.matrices(a, aLayout, batch, transA ? k : m, transA ? m : k, "a");
+        ArgumentChecks.matrices(b, bLayout, batch, transB ? n : k, transB ? k : n, "b");
+        ArgumentChecks.matrices(c, cLayout, batch, m, n, "c");
+        CpuBuffer ca = floats(a, -1, "a");
+        CpuBuffer cb = floats(b, -1, "b");
+        CpuBuffer cc = floats(c, -1, "c");
+        gemm.gemmBatched(transA, transB, m, n, k, alpha, ca.floats, ca.offset, aLayout, cb.floats, cb.offset, bLayout,
+                beta, cc.floats, cc.offset, cLayout, batch);
     }
 
     @Override

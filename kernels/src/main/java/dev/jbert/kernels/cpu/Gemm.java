@@ -3,10 +3,12 @@ package dev.jbert.kernels.cpu;
 import static dev.jbert.kernels.cpu.GemmKernel.MR;
 import static dev.jbert.kernels.cpu.GemmKernel.NR;
 
+import dev.jbert.kernels.MatrixLayout;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.function.IntConsumer;
 
 /**
  * Single-precision GEMM, {@code C = alpha * op(A) op(B) + beta * C}, cache-blocked the Goto/BLIS way:
@@ -32,9 +34,11 @@ import java.util.Arrays;
  * B block in L2, hence NC. So A is packed up front, once per k block, as one panel read back from
  * L3: packed per task, each A block would be packed again for every B block.
  *
- * <p>Operands are row-major and densely packed: op(A) is m x k, A is stored [m][k], or [k][m] when
- * transA; op(B) is k x n, B is stored [k][n], or [n][k] when transB; C is [m][n]. As in BLAS, C is
- * not read when beta == 0 (so NaNs there do not leak), and k == 0 or alpha == 0 means C = beta * C.
+ * <p>Operands are row-major: op(A) is m x k, A is stored [m][k], or [k][m] when transA; op(B) is
+ * k x n, B is stored [k][n], or [n][k] when transB; C is [m][n]. Rows are {@code lda}, {@code ldb}
+ * and {@code ldc} apart, as in BLAS (the row length when dense): attention reads and writes its
+ * heads in place that way. As in BLAS, C is not read when beta == 0 (so NaNs there do not leak),
+ * and k == 0 or alpha == 0 means C = beta * C.
  *
  * <p>Every element of C is summed over k in the same order (k blocks in order, FMAs in order within
  * one), whichever thread computes it, so on one machine (KC follows its L1) results are bitwise
@@ -100,15 +104,19 @@ public final class Gemm {
         this.simd = simd;
     }
 
-    /** C[m][n] = alpha * op(A)[m][k] op(B)[k][n] + beta * C; see the class comment for layouts. */
+    /** C[m][n] = alpha * op(A)[m][k] op(B)[k][n] + beta * C, all three dense; see the class comment. */
     public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
                      float[] a, int aOffset, float[] b, int bOffset, float beta, float[] c, int cOffset) {
-        gemm(transA, transB, m, n, k, alpha, a, aOffset, b, bOffset, beta, c, cOffset, parallel.threads());
+        gemm(transA, transB, m, n, k, alpha, a, aOffset, transA ? m : k, b, bOffset, transB ? k : n,
+                beta, c, cOffset, n, parallel.threads());
     }
 
-    /** The same, its work split for {@code threads} threads (1 inside a parallelFor body). */
-    private void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
-                      float[] a, int aOffset, float[] b, int bOffset, float beta, float[] c, int cOffset, int threads) {
+    /**
+     * The same with rows {@code lda}, {@code ldb}, {@code ldc} apart, its work split for
+     * {@code threads} threads (1 inside a parallelFor body).
+     */
+    private void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOffset, int lda,
+                      float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc, int threads) {
         if (m < 0 || n < 0 || k < 0) {
             throw new IllegalArgumentException("negative GEMM size " + m + " x " + n + " x " + k);
         }
@@ -116,36 +124,41 @@ public final class Gemm {
             return;
         }
         if (k == 0 || alpha == 0) {
-            scale(c, cOffset, m * n, beta);
+            for (int i = 0; i < m; i++) {
+                scale(c, cOffset + i * ldc, n, beta);
+            }
             return;
         }
-        multiply(transA, transB, m, n, k, alpha, a, aOffset, b, bOffset, beta, c, cOffset, threads);
+        multiply(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, threads);
     }
 
     /**
-     * {@code batch} independent GEMMs of the same shape; matrix i of A starts at
-     * {@code aOffset + i * strideA}, and likewise for B and C. Many small matrices (attention's
-     * 96 of 384 x 384 x 64) run one per task; a few large ones are each split over the threads.
+     * {@code batch} independent GEMMs of the same shape; matrix z of A starts at
+     * {@code aOffset + aLayout.start(z)} with rows {@code aLayout.rowStride()} apart, and likewise
+     * for B and C. Many small matrices (attention's 96 of 384 x 384 x 64) run one per task; a few
+     * large ones are each split over the threads.
      */
     public void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
-                            float[] a, int aOffset, int strideA, float[] b, int bOffset, int strideB,
-                            float beta, float[] c, int cOffset, int strideC, int batch) {
-        if (batch >= BATCH_PER_THREAD * parallel.threads()) {
-            // each matrix on one thread, with that thread's buffers: planned for one thread, so that
-            // no block of A is packed twice for column chunks that would run one after the other anyway
-            parallel.parallelFor(batch, i -> gemm(transA, transB, m, n, k, alpha, a, aOffset + i * strideA,
-                    b, bOffset + i * strideB, beta, c, cOffset + i * strideC, 1));
+                            float[] a, int aOffset, MatrixLayout aLayout, float[] b, int bOffset, MatrixLayout bLayout,
+                            float beta, float[] c, int cOffset, MatrixLayout cLayout, int batch) {
+        boolean perTask = batch >= BATCH_PER_THREAD * parallel.threads();
+        // one matrix per task, with that thread's buffers: planned for one thread, so that no block
+        // of A is packed twice for column chunks that would run one after the other anyway
+        IntConsumer one = z -> gemm(transA, transB, m, n, k, alpha,
+                a, aOffset + (int) aLayout.start(z), aLayout.rowStride(), b, bOffset + (int) bLayout.start(z), bLayout.rowStride(),
+                beta, c, cOffset + (int) cLayout.start(z), cLayout.rowStride(), perTask ? 1 : parallel.threads());
+        if (perTask) {
+            parallel.parallelFor(batch, one);
         } else {
-            for (int i = 0; i < batch; i++) {
-                gemm(transA, transB, m, n, k, alpha, a, aOffset + i * strideA,
-                        b, bOffset + i * strideB, beta, c, cOffset + i * strideC);
+            for (int z = 0; z < batch; z++) {
+                one.accept(z);
             }
         }
     }
 
     /** The blocked product for m, n, k > 0 and alpha != 0, its work split for {@code threads} threads. */
-    private void multiply(boolean transA, boolean transB, int m, int n, int k, float alpha,
-                          float[] a, int aOffset, float[] b, int bOffset, float beta, float[] c, int cOffset, int threads) {
+    private void multiply(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOffset, int lda,
+                          float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc, int threads) {
         Workspace caller = workspaces.get();
         float[] packedB = caller.packedB;  // the caller's, shared with the other threads
         int mBlocks = Math.ceilDiv(m, MC), mSlivers = Math.ceilDiv(m, MR);
@@ -165,18 +178,18 @@ public final class Gemm {
         for (int p0 = 0; p0 < k; p0 += kcStep) {
             int kc = Math.min(kcStep, k - p0), pc = p0;
             float blockBeta = p0 == 0 ? beta : 1f;
-            parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, m, k, m, pc, kc,
+            parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, lda, m, pc, kc,
                     firstPacked + t * packed / packChunks, firstPacked + (t + 1) * packed / packChunks, panelA));
             for (int j0 = 0; j0 < n; j0 += NC) {
                 int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;
                 int chunks = Math.min(nChunks, slivers), bChunks = Math.min(slivers, threads);
-                parallel.parallelFor(bChunks, t -> GemmPacking.packB(transB, b, bOffset, n, k, pc, kc, jc, nc,
+                parallel.parallelFor(bChunks, t -> GemmPacking.packB(transB, b, bOffset, ldb, pc, kc, jc, nc,
                         t * slivers / bChunks, (t + 1) * slivers / bChunks, packedB));
                 parallel.parallelFor(mBlocks * chunks, task -> {
                     int i0 = task / chunks * MC, chunk = task % chunks;
-                    macroKernel(workspaces.get(), inPlace, a, aOffset, m, panelA, pc, kc, packedB, nc,
+                    macroKernel(workspaces.get(), inPlace, a, aOffset, lda, panelA, pc, kc, packedB, nc,
                             i0, Math.min(m, i0 + MC), chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
-                            c, cOffset + jc, n, alpha, blockBeta);
+                            c, cOffset + jc, ldc, alpha, blockBeta);
                 });
             }
         }
@@ -186,16 +199,16 @@ public final class Gemm {
      * Rows [i0, iEnd) of C, B slivers [firstSliver, endSliver) of the block at C's column
      * {@code cAt}, for k block p0 .. p0+kc: A sliver by A sliver, each taken from the panel, or, whole
      * slivers only, read in place from a transposed A (stored [k][m], it already holds each sliver as
-     * packing lays it out, MR contiguous floats per p, only m apart instead of MR).
+     * packing lays it out, MR contiguous floats per p, only lda apart instead of MR).
      */
-    private void macroKernel(Workspace own, boolean inPlace, float[] a, int aOffset, int m,
+    private void macroKernel(Workspace own, boolean inPlace, float[] a, int aOffset, int lda,
                              float[] panelA, int p0, int kc, float[] packedB, int nc, int i0, int iEnd,
                              int firstSliver, int endSliver, float[] c, int cAt, int ldc, float alpha, float beta) {
         for (int r = i0; r < iEnd; r += MR) {
             int rows = Math.min(MR, iEnd - r);
             boolean direct = inPlace && rows == MR;
             float[] aData = direct ? a : panelA;
-            int aAt = direct ? aOffset + p0 * m + r : r / MR * GemmPacking.stride(MR, kc), aStep = direct ? m : MR;
+            int aAt = direct ? aOffset + p0 * lda + r : r / MR * GemmPacking.stride(MR, kc), aStep = direct ? lda : MR;
             for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
                 int bAt = s / NR * GemmPacking.stride(NR, kc);
                 int cols = Math.min(NR, nc - s), at = cAt + r * ldc + s;

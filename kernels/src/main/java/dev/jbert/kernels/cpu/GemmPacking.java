@@ -38,33 +38,34 @@ final class GemmPacking {
     /**
      * Slivers [firstSliver, endSliver) of the {@code size} rows of op(A) (m x k) from the one at
      * {@code a[at]} on, for columns [p0, p0+kc), sliver s at {@code s * stride(MR, kc)} of {@code dst}. A is
-     * stored [m][k] (row i at {@code at + i * k}), or [k][m] when transA (row i at {@code at + i}).
+     * stored [m][k] (row i at {@code at + i * lda}), or [k][m] when transA (row i at {@code at + i},
+     * column p at {@code at + p * lda}).
      * Threads share the packing of a whole panel (all m rows) by taking ranges of slivers; a transposed
      * A's panel is read step by step, each step's row end to end (block by block, the copy read
      * 192-float runs of rows m floats apart, at 2.3 ns a float).
      */
-    static void packA(boolean transA, float[] a, int at, int m, int k, int size, int p0, int kc,
+    static void packA(boolean transA, float[] a, int at, int lda, int size, int p0, int kc,
                       int firstSliver, int endSliver, float[] dst) {
         int first = firstSliver * MR, end = Math.min(size, endSliver * MR);
         if (transA) {
-            alongRows(a, at, m, p0, kc, first, end, size, MR, dst);
+            alongRows(a, at, lda, p0, kc, first, end, size, MR, dst);
         } else {
-            acrossRows(a, at, k, p0, kc, first, end, size, MR, dst);
+            acrossRows(a, at, lda, p0, kc, first, end, size, MR, dst);
         }
     }
 
     /**
      * Slivers [firstSliver, endSliver) of rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) (k x n)
      * into {@code dst}; packing is split by slivers so that threads can share it. B is stored [k][n],
-     * or [n][k] when transB.
+     * or [n][k] when transB, its rows {@code ldb} apart.
      */
-    static void packB(boolean transB, float[] b, int bOffset, int n, int k,
+    static void packB(boolean transB, float[] b, int bOffset, int ldb,
                       int p0, int kc, int j0, int nc, int firstSliver, int endSliver, float[] dst) {
         int first = firstSliver * NR, end = Math.min(nc, endSliver * NR);
         if (transB) {
-            acrossRows(b, bOffset + j0 * k, k, p0, kc, first, end, nc, NR, dst);
+            acrossRows(b, bOffset + j0 * ldb, ldb, p0, kc, first, end, nc, NR, dst);
         } else {
-            alongRows(b, bOffset + j0, n, p0, kc, first, end, nc, NR, dst);
+            alongRows(b, bOffset + j0, ldb, p0, kc, first, end, nc, NR, dst);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.jbert.kernels.cuda;
 import dev.jbert.kernels.AdamW;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
+import dev.jbert.kernels.MatrixLayout;
 import dev.jbert.kernels.ArgumentChecks;
 import dev.jbert.kernels.Philox;
 import dev.jbert.kernels.cuda.CudaKernels.Kernel;
@@ -17,7 +18,9 @@ import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
 
 /**
  * The GPU backend: buffers in device memory, GEMMs on cuBLAS, every other op a kernel of
@@ -80,6 +83,7 @@ public final class CudaBackend implements Backend {
     private final Scratch bf16A = new Scratch(Buffer.Type.FLOAT32);   // a GEMM's A rounded to bf16, two to a float
     private final Scratch bf16B = new Scratch(Buffer.Type.FLOAT32);   // and its B
     private final Scratch embeddingSegments = new Scratch(Buffer.Type.INT32);
+    private final Scratch matrixAddresses = new Scratch(Buffer.Type.INT32);   // 8-byte device addresses, two slots each
     private CudaBuffer normPartials;  // NORM_BLOCKS doubles (2 floats each)
     private boolean closed;
 
@@ -193,12 +197,21 @@ public final class CudaBackend implements Backend {
      * buffer of the driver before it returns, so {@link #staging} may be refilled at once.
      */
     private void enqueueCopyIn(int[] source, CudaBuffer target) {
-        if (4L * source.length > STAGING_BYTES) {
-            throw new IllegalArgumentException("enqueueCopyIn: " + source.length + " ints exceed the staging buffer");
+        enqueueStaged(4L * source.length, target, () -> new IntPointer(staging).put(source, 0, source.length));
+    }
+
+    /** The same for 8-byte values (device addresses). */
+    private void enqueueCopyIn(long[] source, CudaBuffer target) {
+        enqueueStaged(8L * source.length, target, () -> new LongPointer(staging).put(source, 0, source.length));
+    }
+
+    private void enqueueStaged(long bytes, CudaBuffer target, Runnable fillStaging) {
+        if (bytes > STAGING_BYTES || bytes > 4L * target.length()) {
+            throw new IllegalArgumentException("enqueueCopyIn: " + bytes + " bytes exceed the staging buffer or the target");
         }
-        new IntPointer(staging).put(source, 0, source.length);
-        CudaStatus.runtime(cudart.cudaMemcpyAsync(target.pointer(), staging, 4L * source.length,
-                cudart.cudaMemcpyHostToDevice), "copyIn (cudaMemcpyAsync)");
+        fillStaging.run();
+        CudaStatus.runtime(cudart.cudaMemcpyAsync(target.pointer(), staging, bytes, cudart.cudaMemcpyHostToDevice),
+                "copyIn (cudaMemcpyAsync)");
     }
 
     @Override
@@ -292,7 +305,9 @@ public final class CudaBackend implements Backend {
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k,
                      float alpha, Buffer a, Buffer b, float beta, Buffer c) {
-        multiply(transA, transB, m, n, k, alpha, a, b, beta, c, 1, precision.roundsInputsToBf16());
+        multiply(transA, transB, m, n, k, alpha, floats(a, m * k, "a"), MatrixLayout.dense(transA ? k : m, transA ? m : k),
+                floats(b, k * n, "b"), MatrixLayout.dense(transB ? n : k, transB ? k : n),
+                beta, floats(c, m * n, "c"), MatrixLayout.dense(m, n), 1, precision.roundsInputsToBf16());
     }
 
     /**
@@ -301,25 +316,27 @@ public final class CudaBackend implements Backend {
      * costs more than the bf16 multiply saves (on an H200: 38 against 90 TFLOP/s for P V).
      */
     @Override
-    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k,
-                            float alpha, Buffer a, Buffer b, float beta, Buffer c, int batch) {
-        multiply(transA, transB, m, n, k, alpha, a, b, beta, c, batch, false);
+    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                            Buffer a, MatrixLayout aLayout, Buffer b, MatrixLayout bLayout,
+                            float beta, Buffer c, MatrixLayout cLayout, int batch) {
+        CudaBuffer ca = floats(a, -1, "a"), cb = floats(b, -1, "b"), cc = floats(c, -1, "c");
+        ArgumentChecks.matrices(ca, aLayout, batch, transA ? k : m, transA ? m : k, "a");
+        ArgumentChecks.matrices(cb, bLayout, batch, transB ? n : k, transB ? k : n, "b");
+        ArgumentChecks.matrices(cc, cLayout, batch, m, n, "c");
+        multiply(transA, transB, m, n, k, alpha, ca, aLayout, cb, bLayout, beta, cc, cLayout, batch, false);
     }
 
     /**
      * cuBLAS is column-major, and a row-major {@code [r, c]} matrix is the column-major
      * {@code [c, r]} matrix, its transpose. So the row-major {@code C = op(A) op(B)} is computed
      * as the column-major {@code C^T = op(B)^T op(A)^T}: the operands swap places, the transpose
-     * flags stay, and each leading dimension is the row length of the stored matrix.
+     * flags stay, and each leading dimension is the row stride of the stored matrix. Matrices at one
+     * stride from each other go to the strided-batched GEMM; others (attention's heads in place,
+     * whose groups are further apart than their members) as a table of their addresses.
      */
-    private void multiply(boolean transA, boolean transB, int m, int n, int k, float alphaValue, Buffer a, Buffer b,
-                          float betaValue, Buffer c, int batch, boolean inBf16) {
-        if (batch < 1) {
-            throw new IllegalArgumentException("batch must be at least 1, got " + batch);
-        }
-        CudaBuffer ca = floats(a, batch * m * k, "a");
-        CudaBuffer cb = floats(b, batch * k * n, "b");
-        CudaBuffer cc = floats(c, batch * m * n, "c");
+    private void multiply(boolean transA, boolean transB, int m, int n, int k, float alphaValue,
+                          CudaBuffer ca, MatrixLayout aLayout, CudaBuffer cb, MatrixLayout bLayout,
+                          float betaValue, CudaBuffer cc, MatrixLayout cLayout, int batch, boolean inBf16) {
         if (m == 0 || n == 0) {
             return;
         }
@@ -327,23 +344,57 @@ public final class CudaBackend implements Backend {
         beta.put(0, betaValue);
         int opA = transA ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
         int opB = transB ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
-        int ldb = Math.max(1, transB ? k : n);
-        int lda = Math.max(1, transA ? m : k);
+        int lda = Math.max(1, aLayout.rowStride()), ldb = Math.max(1, bLayout.rowStride()), ldc = Math.max(1, cLayout.rowStride());
         int inputType = cudart.CUDA_R_32F;
         int computeType = precision.computeType();
-        if (inBf16) {
+        if (inBf16) { // only gemm asks: one dense matrix each, rounded whole
             ca = roundedToBf16(ca, bf16A);
             cb = roundedToBf16(cb, bf16B);
             inputType = cudart.CUDA_R_16BF;
             computeType = cublas.CUBLAS_COMPUTE_32F;
         }
-        int status = cublas.cublasGemmStridedBatchedEx(blas, opB, opA, n, m, k, alpha,
-                cb.pointer(), inputType, ldb, (long) k * n,
-                ca.pointer(), inputType, lda, (long) m * k,
-                beta, cc.pointer(), cudart.CUDA_R_32F, n, (long) m * n,
-                batch, computeType, cublas.CUBLAS_GEMM_DEFAULT);
+        long sa = singleStride(aLayout, batch), sb = singleStride(bLayout, batch), sc = singleStride(cLayout, batch);
+        int status;
+        if (sa >= 0 && sb >= 0 && sc >= 0) {
+            status = cublas.cublasGemmStridedBatchedEx(blas, opB, opA, n, m, k, alpha,
+                    cb.pointer(), inputType, ldb, sb, ca.pointer(), inputType, lda, sa,
+                    beta, cc.pointer(), cudart.CUDA_R_32F, ldc, sc, batch, computeType, cublas.CUBLAS_GEMM_DEFAULT);
+        } else {
+            // the addresses of B's matrices, A's, then C's (cuBLAS's order), in device memory
+            long[] addresses = new long[3 * batch];
+            for (int z = 0; z < batch; z++) {
+                addresses[z] = cb.address + 4 * bLayout.start(z);
+                addresses[batch + z] = ca.address + 4 * aLayout.start(z);
+                addresses[2 * batch + z] = cc.address + 4 * cLayout.start(z);
+            }
+            CudaBuffer table = matrixAddresses.get(2 * addresses.length);
+            enqueueCopyIn(addresses, table);
+            status = cublas.cublasGemmBatchedEx(blas, opB, opA, n, m, k, alpha,
+                    addressTable(table.address), inputType, ldb, addressTable(table.address + 8L * batch), inputType, lda,
+                    beta, addressTable(table.address + 16L * batch), cudart.CUDA_R_32F, ldc, batch, computeType,
+                    cublas.CUBLAS_GEMM_DEFAULT);
+        }
         CudaStatus.blas(status, String.format("gemm (m=%d, n=%d, k=%d, batch=%d)", m, n, k, batch));
         afterOp("gemm");
+    }
+
+    /**
+     * A {@code void**} argument that is a device array of addresses. It must go in as a
+     * {@link PointerPointer}, which JavaCPP passes as is: a plain {@code Pointer} there goes by
+     * reference, one level too deep (cuBLAS then reads a host address as its table: an illegal
+     * address on an H200, 2026-11-27; the same trap as kernel arguments, see CudaKernels).
+     */
+    private static PointerPointer<RawPointer> addressTable(long address) {
+        return new PointerPointer<>(new RawPointer(address));
+    }
+
+    /** The one distance between consecutive matrices of a layout, or -1 when groups lie further apart than members. */
+    private static long singleStride(MatrixLayout layout, int batch) {
+        if (layout.perGroup() == 1) {
+            return layout.groupStride();
+        }
+        boolean oneGroup = batch <= layout.perGroup();
+        return oneGroup || layout.groupStride() == (long) layout.perGroup() * layout.memberStride() ? layout.memberStride() : -1;
     }
 
     /** {@code x} rounded to bfloat16 into {@code into}: the same elements, two to each 4-byte slot. */

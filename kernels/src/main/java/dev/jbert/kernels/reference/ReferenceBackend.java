@@ -1,8 +1,10 @@
 package dev.jbert.kernels.reference;
 
 import dev.jbert.kernels.AdamW;
+import dev.jbert.kernels.ArgumentChecks;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
+import dev.jbert.kernels.MatrixLayout;
 import java.util.Arrays;
 
 /**
@@ -133,10 +135,15 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha, Buffer a, Buffer b,
-                            float beta, Buffer c, int batch) {
+    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                            Buffer a, MatrixLayout aLayout, Buffer b, MatrixLayout bLayout,
+                            float beta, Buffer c, MatrixLayout cLayout, int batch) {
+        ArgumentChecks.matrices(a, aLayout, batch, transA ? k : m, transA ? m : k, "a");
+        ArgumentChecks.matrices(b, bLayout, batch, transB ? n : k, transB ? k : n, "b");
+        ArgumentChecks.matrices(c, cLayout, batch, m, n, "c");
         double[] result = values(c);
-        ReferenceGemm.gemmBatched(transA, transB, m, n, k, alpha, values(a), values(b), beta, result, batch);
+        ReferenceGemm.gemmBatched(transA, transB, m, n, k, alpha, values(a), aLayout, values(b), bLayout, beta, result,
+                cLayout, batch);
         setValues(c, result);
     }
 

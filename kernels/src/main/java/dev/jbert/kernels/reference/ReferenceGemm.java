@@ -1,5 +1,7 @@
 package dev.jbert.kernels.reference;
 
+import dev.jbert.kernels.MatrixLayout;
+
 /** Matrix products: the textbook triple loop. */
 public final class ReferenceGemm {
     private ReferenceGemm() {}
@@ -13,25 +15,34 @@ public final class ReferenceGemm {
         gemmBatched(transA, transB, m, n, k, alpha, a, b, beta, c, 1);
     }
 
-    /** {@code batch} GEMMs over consecutive matrices of A, B and C. */
+    /** {@code batch} GEMMs over consecutive dense matrices of A, B and C. */
     public static void gemmBatched(boolean transA, boolean transB, int m, int n, int k,
                                    double alpha, double[] a, double[] b, double beta, double[] c,
                                    int batch) {
+        gemmBatched(transA, transB, m, n, k, alpha, a, MatrixLayout.dense(transA ? k : m, transA ? m : k),
+                b, MatrixLayout.dense(transB ? n : k, transB ? k : n), beta, c, MatrixLayout.dense(m, n), batch);
+    }
+
+    /** {@code batch} GEMMs, each operand's matrices where its layout puts them. */
+    public static void gemmBatched(boolean transA, boolean transB, int m, int n, int k, double alpha,
+                                   double[] a, MatrixLayout aLayout, double[] b, MatrixLayout bLayout,
+                                   double beta, double[] c, MatrixLayout cLayout, int batch) {
+        int lda = aLayout.rowStride(), ldb = bLayout.rowStride(), ldc = cLayout.rowStride();
         for (int matrix = 0; matrix < batch; matrix++) {
-            int aBase = matrix * m * k;
-            int bBase = matrix * k * n;
-            int cBase = matrix * m * n;
+            int aBase = (int) aLayout.start(matrix);
+            int bBase = (int) bLayout.start(matrix);
+            int cBase = (int) cLayout.start(matrix);
             for (int i = 0; i < m; i++) {
                 for (int j = 0; j < n; j++) {
                     double sum = 0;
                     for (int p = 0; p < k; p++) {
-                        double aip = transA ? a[aBase + p * m + i] : a[aBase + i * k + p];
-                        double bpj = transB ? b[bBase + j * k + p] : b[bBase + p * n + j];
+                        double aip = transA ? a[aBase + p * lda + i] : a[aBase + i * lda + p];
+                        double bpj = transB ? b[bBase + j * ldb + p] : b[bBase + p * ldb + j];
                         sum += aip * bpj;
                     }
                     // BLAS: with beta = 0, C is not read, so garbage (even NaN) in it is harmless
-                    double old = beta == 0 ? 0 : beta * c[cBase + i * n + j];
-                    c[cBase + i * n + j] = alpha * sum + old;
+                    double old = beta == 0 ? 0 : beta * c[cBase + i * ldc + j];
+                    c[cBase + i * ldc + j] = alpha * sum + old;
                 }
             }
         }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jbert.kernels.MatrixLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
@@ -166,7 +167,8 @@ class GemmTest {
                 for (Parallel parallel : new Parallel[] {ONE, TWO, THREE}) {
                     float[] batched = c0.clone(), single = c0.clone();
                     Gemm gemm = new Gemm(parallel, true);
-                    gemm.gemmBatched(transA, transB, m, n, k, 0.5f, a, 0, strideA, b, 0, strideB, 2f, batched, 0, strideC, batch);
+                    gemm.gemmBatched(transA, transB, m, n, k, 0.5f, a, 0, gapped(transA ? k : m, transA ? m : k, strideA),
+                            b, 0, gapped(transB ? n : k, transB ? k : n, strideB), 2f, batched, 0, gapped(m, n, strideC), batch);
                     for (int i = 0; i < batch; i++) {
                         gemm.gemm(transA, transB, m, n, k, 0.5f, a, i * strideA, b, i * strideB, 2f, single, i * strideC);
                         assertClose(new Operand(a, i * strideA, transA, m, k), new Operand(b, i * strideB, transB, k, n),
@@ -176,6 +178,11 @@ class GemmTest {
                 }
             }
         }
+    }
+
+    /** Dense [rows, cols] matrices {@code stride} apart. */
+    private static MatrixLayout gapped(int rows, int cols, int stride) {
+        return new MatrixLayout(cols, 1, stride, 0);
     }
 
     @Test
