@@ -70,6 +70,16 @@ public interface Backend extends AutoCloseable {
               float alpha, Buffer a, Buffer b, float beta, Buffer c);
 
     /**
+     * A Linear layer's forward, {@code y [rows, out] = x [rows, in] Wᵀ + bias [out]}, with HF's
+     * weight layout {@code W [out, in]}: the GEMM, then {@link #addBias}. A backend may add the bias
+     * as it writes y instead of in a pass of its own (the CPU does), with the same result.
+     */
+    default void linearForward(Buffer x, Buffer weight, Buffer bias, Buffer y, int rows, int out, int in) {
+        gemm(false, true, rows, out, in, 1, x, weight, 0, y);
+        addBias(y, bias, rows, out);
+    }
+
+    /**
      * {@code batch} independent GEMMs over consecutive dense matrices: matrix {@code z} of A starts
      * at element {@code z * m * k} of {@code a}, and likewise for B and C.
      */

@@ -3,6 +3,7 @@ package dev.jbert.kernels;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jbert.kernels.reference.ReferenceAttentionSoftmax;
 import dev.jbert.kernels.reference.ReferenceCrossEntropy;
@@ -68,6 +69,36 @@ class BackendOpsTest {
             if (!(Math.abs(actual[i] - expected[i]) <= bound)) {
                 throw new AssertionError(String.format("gemm(%b, %b, m=%d, n=%d, k=%d, batch=%d): element %d is %s, expected %s",
                         transA, transB, m, n, k, batch, i, actual[i], expected[i]));
+            }
+        }
+    }
+
+    /**
+     * A Linear layer's forward against the reference, and bit for bit against the GEMM followed by
+     * addBias, which it may fuse: k deep enough for several k blocks, and partial tiles.
+     */
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void linearForwardIsTheGemmPlusTheBias(Backend backend) {
+        for (int[] shape : new int[][] {{37, 45, 1700}, {5, 3, 7}}) {
+            int rows = shape[0], out = shape[1], in = shape[2];
+            OpHarness h = new OpHarness(backend, SEED + rows + in);
+            double[] x = h.gaussian(rows * in, 1), w = h.gaussian(out * in, 1), bias = h.gaussian(out, 1);
+            Buffer bx = h.upload(x), bw = h.upload(w), bb = h.upload(bias);
+            Buffer fused = backend.allocateFloats(rows * out), twoOps = backend.allocateFloats(rows * out);
+            backend.fill(fused, Float.NaN); // y is written, never read
+            backend.linearForward(bx, bw, bb, fused, rows, out, in);
+            backend.gemm(false, true, rows, out, in, 1, bx, bw, 0, twoOps);
+            backend.addBias(twoOps, bb, rows, out);
+            assertArrayEquals(h.download(twoOps), h.download(fused), "linearForward " + rows + " x " + out + " x " + in);
+            double[] expected = new double[rows * out], magnitude = new double[rows * out];
+            ReferenceGemm.gemm(false, true, rows, out, in, 1, x, w, 0, expected);
+            ReferenceGemm.gemm(false, true, rows, out, in, 1, abs(x), abs(w), 0, magnitude);
+            float[] actual = h.download(fused);
+            for (int i = 0; i < expected.length; i++) {
+                double want = expected[i] + bias[i % out];
+                double bound = TestBackends.gemmTolerance(backend) * (magnitude[i] + Math.abs(bias[i % out])) + 1e-30;
+                assertTrue(Math.abs(actual[i] - want) <= bound, "linearForward element " + i + ": " + actual[i] + ", expected " + want);
             }
         }
     }

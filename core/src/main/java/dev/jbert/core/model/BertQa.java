@@ -371,8 +371,7 @@ public final class BertQa {
 
     /** A Linear layer with HF's weight layout: y [rows, out] = x [rows, in] Wᵀ + bias, W [out, in]. */
     private void linear(Buffer x, Buffer weight, Buffer bias, Buffer y, int rows, int out, int in) {
-        backend.gemm(false, true, rows, out, in, 1, x, weight, 0, y);
-        backend.addBias(y, bias, rows, out);
+        backend.linearForward(x, weight, bias, y, rows, out, in);
     }
 
     /**

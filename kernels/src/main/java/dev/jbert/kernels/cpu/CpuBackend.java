@@ -131,6 +131,17 @@ public final class CpuBackend implements Backend {
         gemm.gemm(transA, transB, m, n, k, alpha, ca.floats, ca.offset, cb.floats, cb.offset, beta, cc.floats, cc.offset);
     }
 
+    /** The GEMM with the bias added to each tile of y as it is finished (see {@link Gemm#gemmPlusBias}). */
+    @Override
+    public void linearForward(Buffer x, Buffer weight, Buffer bias, Buffer y, int rows, int out, int in) {
+        CpuBuffer cx = floats(x, rows * in, "x");
+        CpuBuffer cw = floats(weight, out * in, "weight");
+        CpuBuffer cb = floats(bias, out, "bias");
+        CpuBuffer cy = floats(y, rows * out, "y");
+        gemm.gemmPlusBias(false, true, rows, out, in, cx.floats, cx.offset, cw.floats, cw.offset, cb.floats, cb.offset,
+                cy.floats, cy.offset);
+    }
+
     @Override
     public void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
                             Buffer a, MatrixLayout aLayout, Buffer b, MatrixLayout bLayout,

@@ -88,6 +88,7 @@ public final class Gemm {
 
     private final Parallel parallel;
     private final boolean simd;
+    private final Simd ops; // the bias rows' adds
     private final ThreadLocal<Workspace> workspaces = ThreadLocal.withInitial(Workspace::new);
 
     /** One thread's packing buffers and the spill tile for partial tiles. */
@@ -102,21 +103,35 @@ public final class Gemm {
     public Gemm(Parallel parallel, boolean simd) {
         this.parallel = parallel;
         this.simd = simd;
+        this.ops = new Simd(simd);
     }
 
     /** C[m][n] = alpha * op(A)[m][k] op(B)[k][n] + beta * C, all three dense; see the class comment. */
     public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
                      float[] a, int aOffset, float[] b, int bOffset, float beta, float[] c, int cOffset) {
         gemm(transA, transB, m, n, k, alpha, a, aOffset, transA ? m : k, b, bOffset, transB ? k : n,
-                beta, c, cOffset, n, parallel.threads());
+                beta, c, cOffset, n, null, 0, parallel.threads());
     }
 
     /**
-     * The same with rows {@code lda}, {@code ldb}, {@code ldc} apart, its work split for
-     * {@code threads} threads (1 inside a parallelFor body).
+     * C[m][n] = op(A) op(B) + bias, the row {@code bias[biasOffset .. +n)} added to every row of C,
+     * all dense: a Linear layer's forward. The bias is added to each tile of C right after the
+     * tile's last k block is written, while it is in L1, instead of in a pass of its own over C;
+     * the sums are the same, bit for bit, as the product's followed by the bias's.
+     */
+    public void gemmPlusBias(boolean transA, boolean transB, int m, int n, int k, float[] a, int aOffset,
+                             float[] b, int bOffset, float[] bias, int biasOffset, float[] c, int cOffset) {
+        gemm(transA, transB, m, n, k, 1, a, aOffset, transA ? m : k, b, bOffset, transB ? k : n,
+                0, c, cOffset, n, bias, biasOffset, parallel.threads());
+    }
+
+    /**
+     * The same with rows {@code lda}, {@code ldb}, {@code ldc} apart, plus the bias row when
+     * {@code bias} is not null, its work split for {@code threads} threads (1 inside a parallelFor body).
      */
     private void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOffset, int lda,
-                      float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc, int threads) {
+                      float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc,
+                      float[] bias, int biasOffset, int threads) {
         if (m < 0 || n < 0 || k < 0) {
             throw new IllegalArgumentException("negative GEMM size " + m + " x " + n + " x " + k);
         }
@@ -126,10 +141,14 @@ public final class Gemm {
         if (k == 0 || alpha == 0) {
             for (int i = 0; i < m; i++) {
                 scale(c, cOffset + i * ldc, n, beta);
+                if (bias != null) {
+                    ops.addInto(bias, biasOffset, c, cOffset + i * ldc, n);
+                }
             }
             return;
         }
-        multiply(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, threads);
+        multiply(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc,
+                bias, biasOffset, threads);
     }
 
     /**
@@ -146,7 +165,7 @@ public final class Gemm {
         // of A is packed twice for column chunks that would run one after the other anyway
         IntConsumer one = z -> gemm(transA, transB, m, n, k, alpha,
                 a, aOffset + (int) aLayout.start(z), aLayout.rowStride(), b, bOffset + (int) bLayout.start(z), bLayout.rowStride(),
-                beta, c, cOffset + (int) cLayout.start(z), cLayout.rowStride(), perTask ? 1 : parallel.threads());
+                beta, c, cOffset + (int) cLayout.start(z), cLayout.rowStride(), null, 0, perTask ? 1 : parallel.threads());
         if (perTask) {
             parallel.parallelFor(batch, one);
         } else {
@@ -158,7 +177,8 @@ public final class Gemm {
 
     /** The blocked product for m, n, k > 0 and alpha != 0, its work split for {@code threads} threads. */
     private void multiply(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOffset, int lda,
-                          float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc, int threads) {
+                          float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc,
+                          float[] bias, int biasOffset, int threads) {
         Workspace caller = workspaces.get();
         float[] packedB = caller.packedB;  // the caller's, shared with the other threads
         int mBlocks = Math.ceilDiv(m, MC), mSlivers = Math.ceilDiv(m, MR);
@@ -178,6 +198,7 @@ public final class Gemm {
         for (int p0 = 0; p0 < k; p0 += kcStep) {
             int kc = Math.min(kcStep, k - p0), pc = p0;
             float blockBeta = p0 == 0 ? beta : 1f;
+            float[] blockBias = p0 + kc == k ? bias : null; // added once, to the finished sums
             parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, lda, m, pc, kc,
                     firstPacked + t * packed / packChunks, firstPacked + (t + 1) * packed / packChunks, panelA));
             for (int j0 = 0; j0 < n; j0 += NC) {
@@ -189,7 +210,7 @@ public final class Gemm {
                     int i0 = task / chunks * MC, chunk = task % chunks;
                     macroKernel(workspaces.get(), inPlace, a, aOffset, lda, panelA, pc, kc, packedB, nc,
                             i0, Math.min(m, i0 + MC), chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
-                            c, cOffset + jc, ldc, alpha, blockBeta);
+                            c, cOffset + jc, ldc, alpha, blockBeta, blockBias, biasOffset + jc);
                 });
             }
         }
@@ -199,11 +220,13 @@ public final class Gemm {
      * Rows [i0, iEnd) of C, B slivers [firstSliver, endSliver) of the block at C's column
      * {@code cAt}, for k block p0 .. p0+kc: A sliver by A sliver, each taken from the panel, or, whole
      * slivers only, read in place from a transposed A (stored [k][m], it already holds each sliver as
-     * packing lays it out, MR contiguous floats per p, only lda apart instead of MR).
+     * packing lays it out, MR contiguous floats per p, only lda apart instead of MR). With a bias
+     * (the last k block of {@link #gemmPlusBias}), each finished tile gets its columns' bias.
      */
     private void macroKernel(Workspace own, boolean inPlace, float[] a, int aOffset, int lda,
                              float[] panelA, int p0, int kc, float[] packedB, int nc, int i0, int iEnd,
-                             int firstSliver, int endSliver, float[] c, int cAt, int ldc, float alpha, float beta) {
+                             int firstSliver, int endSliver, float[] c, int cAt, int ldc, float alpha, float beta,
+                             float[] bias, int biasAt) {
         for (int r = i0; r < iEnd; r += MR) {
             int rows = Math.min(MR, iEnd - r);
             boolean direct = inPlace && rows == MR;
@@ -218,6 +241,9 @@ public final class Gemm {
                 } else {
                     GemmKernel.tileScalar(kc, aData, aAt, aStep, packedB, bAt, c, at, ldc, rows, cols,
                             alpha, beta, own.tile);
+                }
+                for (int i = 0; bias != null && i < rows; i++) {
+                    ops.addInto(bias, biasAt + s, c, at + i * ldc, cols);
                 }
             }
         }
