@@ -17,11 +17,19 @@ public final class ArgumentChecks {
         }
     }
 
+    /** The operands of {@link Backend#gemmBatched(boolean, boolean, int, int, int, float, Buffer, MatrixLayout, Buffer, MatrixLayout, float, Buffer, MatrixLayout, int)}. */
+    public static void batchedGemm(boolean transA, boolean transB, int m, int n, int k, Buffer a, MatrixLayout aLayout,
+                                   Buffer b, MatrixLayout bLayout, Buffer c, MatrixLayout cLayout, int batch) {
+        matrices(a, aLayout, batch, transA ? k : m, transA ? m : k, "a");
+        matrices(b, bLayout, batch, transB ? n : k, transB ? k : n, "b");
+        matrices(c, cLayout, batch, m, n, "c");
+    }
+
     /**
      * Throws unless {@code buffer} holds floats and every matrix of a batch of {@code batch}
      * {@code [rows, cols]} matrices laid out by {@code layout} lies inside it, rows not overlapping.
      */
-    public static void matrices(Buffer buffer, MatrixLayout layout, int batch, int rows, int cols, String name) {
+    private static void matrices(Buffer buffer, MatrixLayout layout, int batch, int rows, int cols, String name) {
         typeAndLength(buffer, Buffer.Type.FLOAT32, -1, name);
         if (batch < 1) {
             throw new IllegalArgumentException("batch must be at least 1, got " + batch);

@@ -121,6 +121,20 @@ class BackendOpsTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void gemmBatchedRejectsLayoutsOutsideTheBuffer(Backend backend) {
+        Buffer a = backend.allocateFloats(10), b = backend.allocateFloats(18), c = backend.allocateFloats(12);
+        // two [2, 3] matrices of A, 6 apart, need 12 floats
+        IllegalArgumentException past = assertThrows(IllegalArgumentException.class, () -> backend.gemmBatched(false, false,
+                2, 3, 3, 1, a, MatrixLayout.dense(2, 3), b, MatrixLayout.dense(3, 3), 0, c, MatrixLayout.dense(2, 3), 2));
+        assertTrue(past.getMessage().startsWith("a has 10 elements"), past.getMessage());
+        // rows of 3 cannot be 2 apart
+        IllegalArgumentException rows = assertThrows(IllegalArgumentException.class, () -> backend.gemmBatched(false, false,
+                2, 3, 3, 1, a, new MatrixLayout(2, 1, 4, 0), b, MatrixLayout.dense(3, 3), 0, c, MatrixLayout.dense(2, 3), 2));
+        assertTrue(rows.getMessage().startsWith("a: rows of 3 elements"), rows.getMessage());
+    }
+
     /** {@code groups x perGroup} products of [m, k] x [k, n], each operand's matrices side by side in rows with padding. */
     private static void checkLaidOutGemm(Backend backend, boolean transA, boolean transB, int m, int n, int k,
                                          int perGroup, int groups, double alpha, double beta) {

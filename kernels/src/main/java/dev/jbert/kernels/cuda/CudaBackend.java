@@ -320,9 +320,7 @@ public final class CudaBackend implements Backend {
                             Buffer a, MatrixLayout aLayout, Buffer b, MatrixLayout bLayout,
                             float beta, Buffer c, MatrixLayout cLayout, int batch) {
         CudaBuffer ca = floats(a, -1, "a"), cb = floats(b, -1, "b"), cc = floats(c, -1, "c");
-        ArgumentChecks.matrices(ca, aLayout, batch, transA ? k : m, transA ? m : k, "a");
-        ArgumentChecks.matrices(cb, bLayout, batch, transB ? n : k, transB ? k : n, "b");
-        ArgumentChecks.matrices(cc, cLayout, batch, m, n, "c");
+        ArgumentChecks.batchedGemm(transA, transB, m, n, k, ca, aLayout, cb, bLayout, cc, cLayout, batch);
         multiply(transA, transB, m, n, k, alpha, ca, aLayout, cb, bLayout, beta, cc, cLayout, batch, false);
     }
 

@@ -138,9 +138,7 @@ public final class ReferenceBackend implements Backend {
     public void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
                             Buffer a, MatrixLayout aLayout, Buffer b, MatrixLayout bLayout,
                             float beta, Buffer c, MatrixLayout cLayout, int batch) {
-        ArgumentChecks.matrices(a, aLayout, batch, transA ? k : m, transA ? m : k, "a");
-        ArgumentChecks.matrices(b, bLayout, batch, transB ? n : k, transB ? k : n, "b");
-        ArgumentChecks.matrices(c, cLayout, batch, m, n, "c");
+        ArgumentChecks.batchedGemm(transA, transB, m, n, k, a, aLayout, b, bLayout, c, cLayout, batch);
         double[] result = values(c);
         ReferenceGemm.gemmBatched(transA, transB, m, n, k, alpha, values(a), aLayout, values(b), bLayout, beta, result,
                 cLayout, batch);
