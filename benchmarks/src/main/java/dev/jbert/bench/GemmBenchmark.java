@@ -1,5 +1,6 @@
 package dev.jbert.bench;
 
+import dev.jbert.kernels.MatrixLayout;
 import dev.jbert.kernels.cpu.Gemm;
 import dev.jbert.kernels.cpu.Parallel;
 import java.util.ArrayList;
@@ -103,6 +104,7 @@ public class GemmBenchmark {
 
     Shape s;
     int strideA, strideB, strideC;
+    MatrixLayout aLayout, bLayout, cLayout; // dense: jbert's and OpenBLAS's operands alike
     Parallel parallel;
     Gemm gemm;
     float[] a, b, c;
@@ -115,6 +117,9 @@ public class GemmBenchmark {
         strideA = s.m() * s.k();
         strideB = s.k() * s.n();
         strideC = s.m() * s.n();
+        aLayout = MatrixLayout.dense(s.transA() ? s.k() : s.m(), s.transA() ? s.m() : s.k());
+        bLayout = MatrixLayout.dense(s.transB() ? s.n() : s.k(), s.transB() ? s.k() : s.n());
+        cLayout = MatrixLayout.dense(s.m(), s.n());
         SplittableRandom random = new SplittableRandom(1);
         a = random(random, strideA * s.batch());
         b = random(random, strideB * s.batch());
@@ -150,7 +155,7 @@ public class GemmBenchmark {
     public void gemm() {
         if (gemm != null) {
             gemm.gemmBatched(s.transA(), s.transB(), s.m(), s.n(), s.k(), 1f,
-                    a, 0, strideA, b, 0, strideB, s.beta(), c, 0, strideC, s.batch());
+                    a, 0, aLayout, b, 0, bLayout, s.beta(), c, 0, cLayout, s.batch());
         } else {
             // OpenBLAS has no batched sgemm in this binding: one call per matrix, each on its 2 threads
             for (int i = 0; i < s.batch(); i++) {
