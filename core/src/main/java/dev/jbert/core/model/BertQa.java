@@ -448,8 +448,8 @@ public final class BertQa {
 
     /**
      * Where attention's B H matrices of [T, D] lie in a [B, T, 3, H, D] buffer (Q, K and V, or their
-     * gradients) once it starts at the right third (see {@link #query}): rows 3C apart, the H heads
-     * of a sequence D apart, sequences T 3C apart.
+     * gradients), counted from the first element of Q, K or V (see {@link #query}, {@link #key},
+     * {@link #value}): rows 3C apart, the H heads of a sequence D apart, sequences T 3C apart.
      */
     private MatrixLayout headsOfQkv() {
         int c = config.hiddenSize();
@@ -462,7 +462,7 @@ public final class BertQa {
         return new MatrixLayout(c, config.heads(), batch.tokens() * c, config.headDim());
     }
 
-    /** A [B, T, 3, H, D] buffer from its Q part on, for {@link #headsOfQkv}; {@link #key} and {@link #value} from theirs. */
+    /** A [B, T, 3, H, D] buffer from Q's first element on, for {@link #headsOfQkv}; {@link #key} and {@link #value} from theirs (C and 2C in). */
     private static Buffer query(Buffer qkv) {
         return qkv; // Q's part comes first
     }
