@@ -29,7 +29,7 @@ final class Activations {
      */
     record Layer(
             Buffer qkv,               // [N, 3C] = [B, T, 3, H, D]: Q, K and V of every head
-            Buffer context,           // [N, C] heads merged back: [B, T, H, D]
+            Buffer context,           // [N, C] = [B, T, H, D]: attention's output, written by the heads in place
             Buffer attentionSum,      // [N, C] dropout(attention output) + layer input
             Buffer attentionNorm,     // [N, C] LayerNorm of it: the FFN's input
             Buffer attentionMean,     // [N]

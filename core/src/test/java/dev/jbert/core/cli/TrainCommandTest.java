@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-import dev.jbert.kernels.cuda.Cuda;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,11 +34,6 @@ class TrainCommandTest {
 
     @TempDir
     Path dir;
-
-    /** The devices a whole run is checked on: the CPU, and the GPU where there is one (scripts/gpu-run). */
-    static Stream<String> devices() {
-        return Cuda.available() ? Stream.of("cpu", "cuda") : Stream.of("cpu");
-    }
 
     /** A SQuAD v1.1 file of {@code questions} questions over contexts of 30 words w1 .. w93. */
     static String squad(int questions, long seed) {
@@ -93,7 +87,7 @@ class TrainCommandTest {
     }
 
     @ParameterizedTest
-    @MethodSource("devices")
+    @MethodSource("dev.jbert.core.TestDevices#all")
     void trainsWritesCheckpointsMetricsAndAPlot(String device) throws IOException {
         Path output = dir.resolve("run");
         Result result = train(output, "--device", device);
@@ -144,7 +138,7 @@ class TrainCommandTest {
     }
 
     @ParameterizedTest
-    @MethodSource("devices")
+    @MethodSource("dev.jbert.core.TestDevices#all")
     void aResumedRunEndsExactlyAsAnUninterruptedOne(String device) throws IOException {
         Path whole = dir.resolve("whole");
         assertEquals(0, train(whole, "--device", device).exitCode());

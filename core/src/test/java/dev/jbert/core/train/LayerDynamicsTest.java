@@ -12,12 +12,10 @@ import dev.jbert.core.model.TinyQaFixture;
 import dev.jbert.kernels.AdamW;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.cpu.CpuBackend;
-import dev.jbert.kernels.cuda.Cuda;
 import dev.jbert.kernels.cuda.CudaBackend;
 import dev.jbert.kernels.cuda.Precision;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -31,10 +29,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 class LayerDynamicsTest {
     private static final AdamW SETTINGS = new AdamW(1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f);
     private Backend backend;
-
-    static Stream<String> devices() {
-        return Cuda.available() ? Stream.of("cpu", "cuda") : Stream.of("cpu");
-    }
 
     private void use(String device) {
         backend = device.equals("cuda") ? new CudaBackend(Precision.FP32) : new CpuBackend(2, true);
@@ -63,7 +57,7 @@ class LayerDynamicsTest {
     }
 
     @ParameterizedTest
-    @MethodSource("devices")
+    @MethodSource("dev.jbert.core.TestDevices#all")
     void measuresWhatTheBuffersSay(String device) {
         use(device);
         double tolerance = device.equals("cpu") ? 1e-6 : 1e-5;
@@ -96,7 +90,7 @@ class LayerDynamicsTest {
     }
 
     @ParameterizedTest
-    @MethodSource("devices")
+    @MethodSource("dev.jbert.core.TestDevices#all")
     void measuringChangesNothing(String device) {
         use(device);
         BertQa measured = model();

@@ -698,15 +698,14 @@ public final class CudaBackend implements Backend {
         return checkedRange(ints(targets, rows, "targets"), classes, "target");
     }
 
-    /** Every value in [0, limit): known from the upload when it was uploaded whole and in range, else read back and checked. */
+    /** Every value in [0, limit): known from the upload when it was uploaded whole and in range, else checked one by one. */
     private CudaBuffer checkedRange(CudaBuffer values, int limit, String what) {
         for (IntUpload upload : intUploads) {
             if (upload.covers(values) && upload.min() >= 0 && upload.max() < limit) {
                 return values;
             }
         }
-        int[] host = new int[values.length()];
-        copyOut(values, host);
+        int[] host = hostValues(values);
         ArgumentChecks.checkRange(host, 0, host.length, limit, what);
         return values;
     }
