@@ -4,6 +4,7 @@
 // row-major, as in Backend.java.
 
 #include <cuda_bf16.h>
+#include "philox.cuh"
 
 // x[i] = value for i < n
 extern "C" __global__ void fill(float* x, float value, long long n) {
@@ -77,26 +78,8 @@ extern "C" __global__ void gelu_backward(const float* x, const float* dy, float*
     }
 }
 
-// Philox4x32-10 (Salmon et al. 2011), exactly as dev.jbert.kernels.Philox: counter (c0..c3), key (k0, k1).
-__device__ void philox(unsigned int c[4], unsigned int k0, unsigned int k1) {
-    for (int round = 0; round < 10; round++) {
-        unsigned int hi0 = __umulhi(0xD2511F53u, c[0]);
-        unsigned int lo0 = 0xD2511F53u * c[0];
-        unsigned int hi1 = __umulhi(0xCD9E8D57u, c[2]);
-        unsigned int lo1 = 0xCD9E8D57u * c[2];
-        c[0] = hi1 ^ c[1] ^ k0;
-        c[1] = lo1;
-        c[2] = hi0 ^ c[3] ^ k1;
-        c[3] = lo0;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-}
-
-// Inverted dropout with the mask of dev.jbert.kernels.Philox: element i takes output (i % 32) / 8 of
-// block 8 (i / 32) + i % 8. One thread computes one block, so it owns the 4 elements
-// 32 t + j + 8 w (w = 0..3) of tile t = block / 8, j = block % 8. Kept when the top 24 bits of the
-// output are >= threshold (= ceil(p * 2^24)); kept values are scaled by 1 / (1 - p). y may alias x.
+// Inverted dropout with the mask of dev.jbert.kernels.Philox (see philox.cuh): one thread computes one
+// block and decides its 4 elements; kept values are scaled by 1 / (1 - p). y may alias x.
 extern "C" __global__ void dropout(const float* x, float* y, long long n, unsigned int threshold, float scale,
                                    unsigned long long seed, unsigned long long stream) {
     long long blocks = (n + 31) / 32 * 8;

@@ -12,22 +12,34 @@ extern "C" __global__ void embedding_forward(const int* ids, const float* table,
 }
 
 // dTable [ids[r], :] += dOut [r, :] for every row r, without atomics, so the sums are the same bit
-// for bit on every run (and equal to the CPU backend's, which adds the rows in the same order).
-// The host sorted the rows by id: segment s is rows order[starts[s]] .. order[starts[s + 1] - 1], in
-// ascending order, all with the id segmentIds[s]. One thread owns one (segment, column) element of
-// dTable and adds that segment's rows into it one after another. Grid: x over columns, y over segments.
+// for bit on every run. The host sorted the rows by id: segment s is rows order[starts[s]] ..
+// order[starts[s + 1] - 1], in ascending order, all with the id segmentIds[s]. A 32 x 8 block owns 32
+// columns of one segment at a time: its 8 lanes (threadIdx.y) take the segment's rows in turn, and
+// their partial sums are added to dTable in lane order, a fixed order. A segment of at most 8 rows is
+// so added row by row in ascending order, as the CPU backend does; a longer one (a token type's
+// thousands of rows) in 8 interleaved runs, which keeps the long sums from being one thread's work.
+// Grid: x over groups of 32 columns, y over segments.
 extern "C" __global__ void embedding_backward(const int* order, const int* starts, const int* segmentIds,
                                               const float* dOut, float* dTable, int segments, int dim) {
-    int column = blockIdx.x * blockDim.x + threadIdx.x;
-    if (column >= dim) {
-        return;
-    }
+    __shared__ float partial[8][32];
+    int column = blockIdx.x * 32 + threadIdx.x;
     for (int s = blockIdx.y; s < segments; s += gridDim.y) {
-        float* target = dTable + (long long) segmentIds[s] * dim + column;
-        float sum = *target;
-        for (int k = starts[s]; k < starts[s + 1]; k++) {
-            sum += dOut[(long long) order[k] * dim + column];
+        float sum = 0;
+        if (column < dim) {
+            for (int k = starts[s] + threadIdx.y; k < starts[s + 1]; k += 8) {
+                sum += dOut[(long long) order[k] * dim + column];
+            }
         }
-        *target = sum;
+        partial[threadIdx.y][threadIdx.x] = sum;
+        __syncthreads();
+        if (threadIdx.y == 0 && column < dim) {
+            float* target = dTable + (long long) segmentIds[s] * dim + column;
+            float total = *target;
+            for (int lane = 0; lane < 8; lane++) {
+                total += partial[lane][threadIdx.x];
+            }
+            *target = total;
+        }
+        __syncthreads();
     }
 }

@@ -1,6 +1,8 @@
 // The attention softmax (scale and padding mask fused in) and the softmax cross-entropy of the QA
 // head, forward and backward. One warp per row, lanes striding over the row.
 
+#include "philox.cuh"
+
 __device__ float warp_max(float v) {
     for (int offset = 16; offset > 0; offset >>= 1) {
         v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
@@ -58,6 +60,53 @@ extern "C" __global__ void attention_softmax_backward(const float* probs, const 
     dot = warp_sum(dot);
     for (int k = threadIdx.x; k < tokens; k += 32) {
         dScores[base + k] = scale * probs[base + k] * (dProbs[base + k] - dot);
+    }
+}
+
+// The backward through the attention dropout and the softmax, with the mask drawn again: writes
+// probsDropped = dropout(probs) and dScores = scale * (probsDropped * dDropped - probs * sum(probsDropped
+// * dDropped)), which is the softmax backward of dProbs = dropout(dDropped). One warp per row; its lanes
+// take the row's Philox blocks as the dropout kernel does, 8 lanes to a tile of 32 elements, and the
+// second pass visits the same elements in the same lanes, so each reads back its own writes.
+// dScores may alias dDropped.
+extern "C" __global__ void attention_dropout_softmax_backward(const float* probs, const float* dDropped,
+                                                              float* probsDropped, float* dScores, int rows,
+                                                              int tokens, float scale, unsigned int threshold,
+                                                              float keepScale, unsigned long long seed,
+                                                              unsigned long long stream) {
+    int row = blockIdx.x * blockDim.y + threadIdx.y;
+    if (row >= rows) {
+        return;
+    }
+    long long first = (long long) row * tokens;
+    long long end = first + tokens;
+    int j = threadIdx.x % 8;
+    long long firstTile = first / 32 + threadIdx.x / 8; // 4 tiles per pass of the warp
+    float dot = 0;
+    for (long long tile = firstTile; tile * 32 < end; tile += 4) {
+        long long block = tile * 8 + j;
+        unsigned int c[4] = {(unsigned int) block, (unsigned int) ((unsigned long long) block >> 32),
+                             (unsigned int) stream, (unsigned int) (stream >> 32)};
+        philox(c, (unsigned int) seed, (unsigned int) (seed >> 32));
+#pragma unroll
+        for (int w = 0; w < 4; w++) {
+            long long i = tile * 32 + j + 8 * w;
+            if (i >= first && i < end) {
+                float kept = (c[w] >> 8) >= threshold ? probs[i] * keepScale : 0.0f;
+                probsDropped[i] = kept;
+                dot += kept * dDropped[i];
+            }
+        }
+    }
+    dot = warp_sum(dot);
+    for (long long tile = firstTile; tile * 32 < end; tile += 4) {
+#pragma unroll
+        for (int w = 0; w < 4; w++) {
+            long long i = tile * 32 + j + 8 * w;
+            if (i >= first && i < end) {
+                dScores[i] = scale * (probsDropped[i] * dDropped[i] - probs[i] * dot);
+            }
+        }
     }
 }
 

@@ -53,6 +53,12 @@ public interface Backend extends AutoCloseable {
     /** Waits until every op enqueued so far has finished. */
     void synchronize();
 
+    /**
+     * How many bytes this backend can hold in all: the JVM's maximum heap on the CPU, the device's
+     * memory on a GPU. The model sizes what it may keep rather than recompute by it.
+     */
+    long memoryCapacity();
+
     /** Frees the backend's resources; buffers must not be used afterwards. */
     @Override
     void close();
@@ -184,18 +190,21 @@ public interface Backend extends AutoCloseable {
                                   int tokens, float scale);
 
     /**
-     * The same backward through the attention dropout: where the forward ran
-     * {@code probsDropped = dropout(probs)} (p, seed and stream as given), this is
-     * {@code attentionSoftmaxBackward(probs, dropout(dProbsDropped), dScores)}, and this default
-     * runs exactly those two ops. A backend may fuse them without drawing the mask again:
-     * {@code probs * dropout(d) = probsDropped * d} elementwise, so
-     * {@code dScores = scale * (probsDropped * d - probs * sum(probsDropped * d))}, equal up to rounding.
-     * {@code dScores} may alias {@code dProbsDropped}.
+     * The same backward through the attention dropout, which also draws the dropped probabilities
+     * again: where the forward ran {@code probsDropped = dropout(probs)} (p, seed and stream as given)
+     * and {@code dDropped} is the gradient of probsDropped, this writes that {@code probsDropped}
+     * (which dV = probsDroppedᵀ dContext needs next) and
+     * {@code dScores = attentionSoftmaxBackward(probs, dropout(dDropped))}. This default runs exactly
+     * those three ops; a backend may fuse them into one pass per row, since
+     * {@code probs * dropout(d) = probsDropped * d} elementwise:
+     * {@code dScores = scale * (probsDropped * d - probs * sum(probsDropped * d))}, equal up to
+     * rounding. {@code dScores} may alias {@code dDropped}; {@code probsDropped} aliases neither.
      */
-    default void attentionDropoutSoftmaxBackward(Buffer probs, Buffer probsDropped, Buffer dProbsDropped,
-                                                 Buffer dScores, int batch, int heads, int tokens, float scale,
+    default void attentionDropoutSoftmaxBackward(Buffer probs, Buffer dDropped, Buffer probsDropped, Buffer dScores,
+                                                 int batch, int heads, int tokens, float scale,
                                                  float p, long seed, long stream) {
-        dropout(dProbsDropped, dScores, p, seed, stream);
+        dropout(probs, probsDropped, p, seed, stream);
+        dropout(dDropped, dScores, p, seed, stream);
         attentionSoftmaxBackward(probs, dScores, dScores, batch, heads, tokens, scale);
     }
 

@@ -362,15 +362,18 @@ class BackendOpsTest {
                 batch, heads, tokens, scale);
         h.assertClose("attention dScores", expectedDScores, dScores, 1e-7, 1e-5);
 
-        // through the attention dropout: against the reference's two ops, dropout of the gradient
-        // with the forward's mask, then the softmax backward (a backend may fuse them)
+        // through the attention dropout: against the reference's ops, dropout of the probabilities and
+        // of the gradient with the forward's mask, then the softmax backward (a backend may fuse them).
+        // 37 tokens a row: rows start inside Philox's 32-element tiles, which a fused kernel must follow
         float p = 0.1f;
         long seed = 42, stream = 9;
-        Buffer probsDropped = backend.allocateFloats(scores.length);
-        backend.dropout(probs, probsDropped, p, seed, stream);
+        Buffer probsDropped = h.upload(h.gaussian(scores.length, 1)); // overwritten
         Buffer dFused = h.upload(dProbs);
-        backend.attentionDropoutSoftmaxBackward(probs, probsDropped, dFused, dFused, batch, heads, tokens,
+        backend.attentionDropoutSoftmaxBackward(h.upload(expected), dFused, probsDropped, dFused, batch, heads, tokens,
                 (float) scale, p, seed, stream);
+        double[] expectedDropped = new double[scores.length];
+        ReferenceElementwise.dropout(toFloatPrecision(expected), expectedDropped, p, seed, stream);
+        h.assertClose("attention probsDropped drawn again", expectedDropped, probsDropped, 0, 1e-6);
         double[] dDropped = new double[scores.length];
         ReferenceElementwise.dropout(dProbs, dDropped, p, seed, stream);
         double[] expectedThroughDropout = new double[scores.length];
@@ -400,6 +403,15 @@ class BackendOpsTest {
         double[] expected = dTable.clone();
         ReferenceEmbedding.embeddingBackward(ids, out, expected, rows, dim);
         h.assertClose("embedding backward", expected, bdTable, 1e-6, 1e-6);
+        // token types: 2 ids over 301 rows, so each id sums a long run of rows (which a backend may split)
+        int typeRows = 301;
+        int[] types = h.ints(typeRows, 2);
+        double[] dTypes = h.gaussian(typeRows * dim, 1);
+        double[] typeTable = h.gaussian(2 * dim, 1);
+        Buffer bTypeTable = h.upload(typeTable);
+        backend.embeddingBackward(h.upload(types), h.upload(dTypes), bTypeTable, typeRows, dim);
+        ReferenceEmbedding.embeddingBackward(types, dTypes, typeTable, typeRows, dim);
+        h.assertClose("embedding backward, long runs", typeTable, bTypeTable, 1e-5, 1e-5);
 
         int[] bad = ids.clone();
         bad[7] = vocab;

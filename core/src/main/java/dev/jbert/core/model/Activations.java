@@ -21,11 +21,13 @@ import java.util.List;
  */
 final class Activations {
     /**
-     * What the forward pass keeps for the backward pass of one encoder layer. Two large tensors are
-     * not kept but recomputed by the backward from what is: the attention probabilities
-     * ([B, H, T, T], from Q and K) and the GELU output ([N, I], from ffnPre), into scratch shared by
-     * the layers. At bert-base's batch 8 x 384 that keeps 94 MB a layer off the heap, 1.0 GB net of
-     * the scratch, for one more batched GEMM, softmax and GELU a layer (about 1% of the step's FLOPs).
+     * What the forward pass keeps for the backward pass of one encoder layer. The GELU output
+     * ([N, I]) is not kept but recomputed by the backward from ffnPre, into scratch shared by the
+     * layers. The attention probabilities ([B, H, T, T], the largest activation at long sequences)
+     * are kept by as many layers as {@link #keptAttentionLayers} allows, and recomputed from Q and K
+     * by the others, except the last, whose probabilities the backward finds still in the shared
+     * scratch. At bert-base's batch 8 x 384 the probabilities are 57 MB a layer and cost 3% of the
+     * CPU's step to recompute (a batched GEMM and a softmax); the GELU output is 38 MB a layer for 1%.
      */
     record Layer(
             Buffer qkv,               // [N, 3C] = [B, T, 3, H, D]: Q, K and V of every head
@@ -38,7 +40,8 @@ final class Activations {
             Buffer outputSum,         // [N, C] dropout(FFN output) + attentionNorm
             Buffer output,            // [N, C] LayerNorm of it: the layer's output
             Buffer outputMean,        // [N]
-            Buffer outputRstd) {}     // [N]
+            Buffer outputRstd,        // [N]
+            Buffer probs) {}          // [B, H, T, T] the attention probabilities, or null where recomputed
 
     /** The inputs of a batch on the device (int buffers). */
     record Inputs(
@@ -92,9 +95,13 @@ final class Activations {
     private record Placement(int arena, long offset) {}
 
     /** The most floats in one arena (4 GB): well under the largest Java array. */
-    private static final long ARENA_FLOATS = 1L << 30;
+    static final long ARENA_FLOATS = 1L << 30;
+
+    /** The share of the backend's memory that kept attention probabilities may take. */
+    private static final int KEPT_ATTENTION_SHARE = 32;
 
     private final BertConfig config;
+    private final int keptAttentionLayers;
     private final int maxBatch;
     private final int maxTokens;
     private final List<Buffer> storage = new ArrayList<>();
@@ -104,12 +111,21 @@ final class Activations {
     private int tokens = -1;
 
     Activations(Backend backend, BertConfig config, int maxBatch, int maxTokens) {
-        this(backend, config, maxBatch, maxTokens, ARENA_FLOATS);
+        this(backend, config, maxBatch, maxTokens, keptAttentionLayers(backend, config, maxBatch, maxTokens), ARENA_FLOATS);
     }
 
-    /** The same with arenas of at most {@code arenaFloats} floats each (a small cap tests the split). */
-    Activations(Backend backend, BertConfig config, int maxBatch, int maxTokens, long arenaFloats) {
+    /**
+     * The same with the attention probabilities of layers {@code 0 .. keptAttentionLayers - 1} kept,
+     * and arenas of at most {@code arenaFloats} floats each (tests pick both).
+     */
+    Activations(Backend backend, BertConfig config, int maxBatch, int maxTokens, int keptAttentionLayers,
+                long arenaFloats) {
+        if (keptAttentionLayers < 0 || keptAttentionLayers > config.layers()) {
+            throw new IllegalArgumentException("cannot keep the attention of " + keptAttentionLayers + " of "
+                    + config.layers() + " layers");
+        }
         this.config = config;
+        this.keptAttentionLayers = keptAttentionLayers;
         this.maxBatch = maxBatch;
         this.maxTokens = maxTokens;
         // the float buffers are slices of a few large allocations (arenas), placed by a first pass
@@ -157,6 +173,23 @@ final class Activations {
         }, maxBatch, maxTokens);
         this.batch = maxBatch;
         this.tokens = maxTokens;
+    }
+
+    /**
+     * How many layers keep their attention probabilities: as many as fit in a 32nd of the backend's
+     * memory, the last layer not counted (it needs no copy of its own). On the CPU that share of the
+     * JVM's heap is 576 MB where the heap may grow to 18 GB, 10 of bert-base's layers at batch 8 x 384;
+     * on a GPU with 80 GB or more, all of them at batch 32 x 384.
+     */
+    static int keptAttentionLayers(Backend backend, BertConfig config, int maxBatch, int maxTokens) {
+        long perLayer = 4L * maxBatch * config.heads() * maxTokens * maxTokens;
+        long fit = backend.memoryCapacity() / KEPT_ATTENTION_SHARE / perLayer;
+        return (int) Math.min(Math.max(0, config.layers() - 1), fit);
+    }
+
+    /** How many layers, counted from the first, keep their attention probabilities for the backward. */
+    int keptAttentionLayers() {
+        return keptAttentionLayers;
     }
 
     /** A slice's length rounded up to 64 floats (256 bytes), so that every slice starts aligned for the GPU's vector loads. */
@@ -227,7 +260,8 @@ final class Activations {
                     s.floats(3 * n * c), s.floats(n * c),
                     s.floats(n * c), s.floats(n * c), s.floats(n), s.floats(n),
                     s.floats(n * i),
-                    s.floats(n * c), s.floats(n * c), s.floats(n), s.floats(n)));
+                    s.floats(n * c), s.floats(n * c), s.floats(n), s.floats(n),
+                    layer < keptAttentionLayers ? s.floats(attention) : null));
         }
         return new Views(inputs, embeddingSum, embeddingNorm, embeddingMean, embeddingRstd, embeddingOutput,
                 List.copyOf(layers),

@@ -36,6 +36,11 @@ public final class BertQa {
 
     /** A model with zeroed parameters, sized for batches up to {@code maxBatch x maxTokens}. */
     public BertQa(Backend backend, BertConfig config, int maxBatch, int maxTokens) {
+        this(backend, config, maxBatch, maxTokens, Activations.keptAttentionLayers(backend, config, maxBatch, maxTokens));
+    }
+
+    /** The same, with the attention probabilities of the first {@code keptAttentionLayers} layers kept for the backward (tests). */
+    BertQa(Backend backend, BertConfig config, int maxBatch, int maxTokens, int keptAttentionLayers) {
         if (maxTokens > config.maxPositions()) {
             throw new IllegalArgumentException(maxTokens + " tokens exceed the model's "
                     + config.maxPositions() + " positions");
@@ -45,7 +50,8 @@ public final class BertQa {
         this.layout = new ParameterLayout(config);
         this.params = new Weights(layout, backend.allocateFloats(layout.size()));
         this.grads = new Weights(layout, backend.allocateFloats(layout.size()));
-        this.activations = new Activations(backend, config, maxBatch, maxTokens);
+        this.activations = new Activations(backend, config, maxBatch, maxTokens, keptAttentionLayers,
+                Activations.ARENA_FLOATS);
         this.attentionScale = (float) (1 / Math.sqrt(config.headDim()));
     }
 
@@ -130,8 +136,9 @@ public final class BertQa {
             // batched products below read them in place (see headsOfQkv), B H matrices at a time
             linear(x, w.qkvWeight(), w.qkvBias(), l.qkv(), n, 3 * c, c);
             tap("qkv", layer, l.qkv(), "B T 3 H D");
-            attentionProbabilities(l, a, layer, false);
-            Buffer probs = attentionDropout(a.probs(), a.probsDropped(), layer);
+            // into the layer's own buffer where it keeps them for the backward, else into the shared scratch
+            Buffer probs = attentionProbabilities(l, a, layer, false);
+            probs = attentionDropout(probs, a.probsDropped(), layer);
             // context = probs V per (sequence, head), written straight into [B, T, H, D] = [N, C]: the heads merged
             backend.gemmBatched(false, false, t, d, t, 1, probs, MatrixLayout.dense(t, t), value(l.qkv()), headsOfQkv(),
                     0, l.context(), headsOfHidden(), b * h);
@@ -278,24 +285,30 @@ public final class BertQa {
             linearBackward(a.dDense(), l.context(), w.attentionOutWeight(), g.attentionOutWeight(),
                     g.attentionOutBias(), a.dContext(), false, n, c, c);
             tap("dContext", layer, a.dContext(), "B T C");
-            // context = dropout(probs) V: dV = dropout(probs)ᵀ dContext, dDropped = dContext Vᵀ, with the
-            // heads of dContext [B, T, H, D] read in place and dV written into dQkv [B, T, 3, H, D]; the
-            // probabilities are recomputed from Q and K (bitwise the forward's: the same ops on the same inputs)
-            attentionProbabilities(l, a, layer, true);
-            Buffer probs = attentionDropout(a.probs(), a.probsDropped(), layer);
+            // context = dropout(probs) V: dDropped = dContext Vᵀ, dV = dropout(probs)ᵀ dContext, with the
+            // heads of dContext [B, T, H, D] read in place and dV written into dQkv [B, T, 3, H, D]. The
+            // probabilities are the layer's own where it kept them; the last layer's are still in the
+            // scratch; the others' are recomputed from Q and K (bitwise the forward's: the same ops on
+            // the same inputs)
+            Buffer probs = l.probs() != null ? l.probs()
+                    : layer == config.layers() - 1 ? a.probs() : attentionProbabilities(l, a, layer, true);
             MatrixLayout scores = MatrixLayout.dense(t, t);
-            backend.gemmBatched(true, false, t, d, t, 1, probs, scores, a.dContext(), headsOfHidden(),
-                    0, value(a.dQkv()), headsOfQkv(), b * h);
             backend.gemmBatched(false, true, t, t, d, 1, a.dContext(), headsOfHidden(), value(l.qkv()), headsOfQkv(),
                     0, a.dScores(), scores, b * h);
             tap("dScores (probsDropped)", layer, a.dScores(), "B H T T");
-            // back through the attention dropout (same mask) and the softmax (scale included)
+            // back through the attention dropout (the same mask, drawn again into probsDropped for dV) and
+            // the softmax (scale included)
+            Buffer dropped = probs;
             if (!attentionDropoutOn()) {
-                backend.attentionSoftmaxBackward(a.probs(), a.dScores(), a.dScores(), b, h, t, attentionScale);
+                backend.attentionSoftmaxBackward(probs, a.dScores(), a.dScores(), b, h, t, attentionScale);
             } else {
-                backend.attentionDropoutSoftmaxBackward(a.probs(), probs, a.dScores(), a.dScores(), b, h, t,
+                dropped = a.probsDropped();
+                backend.attentionDropoutSoftmaxBackward(probs, a.dScores(), dropped, a.dScores(), b, h, t,
                         attentionScale, config.attentionDropout(), dropout.seed(), stream(layer, Dropout.ATTENTION_PROBS));
+                tap("probsDropped", layer, dropped, "B H T T");
             }
+            backend.gemmBatched(true, false, t, d, t, 1, dropped, scores, a.dContext(), headsOfHidden(),
+                    0, value(a.dQkv()), headsOfQkv(), b * h);
             tap("dScores", layer, a.dScores(), "B H T T");
             // scores = Q Kᵀ: dQ = dScores K, dK = dScoresᵀ Q, into dQkv beside dV
             backend.gemmBatched(false, false, t, d, t, 1, a.dScores(), scores, key(l.qkv()), headsOfQkv(),
@@ -396,19 +409,21 @@ public final class BertQa {
     }
 
     /**
-     * One layer's attention probabilities into {@code a.probs()}: scores [B, H, T, T] = Q Kᵀ per
-     * (sequence, head), then the masked softmax, which applies the 1/√D scale. The forward runs it,
-     * and the backward again ({@code recomputed}) instead of keeping every layer's.
+     * One layer's attention probabilities: scores [B, H, T, T] = Q Kᵀ per (sequence, head), then the
+     * masked softmax, which applies the 1/√D scale, in place. Into the layer's own buffer where it
+     * keeps them, else into the shared scratch, which the backward fills again ({@code recomputed}).
      */
-    private void attentionProbabilities(Activations.Layer l, Activations.Views a, int layer, boolean recomputed) {
+    private Buffer attentionProbabilities(Activations.Layer l, Activations.Views a, int layer, boolean recomputed) {
         int b = batch.size();
         int t = batch.tokens();
         int h = config.heads();
+        Buffer probs = l.probs() != null ? l.probs() : a.probs();
         backend.gemmBatched(false, true, t, t, config.headDim(), 1, query(l.qkv()), headsOfQkv(), key(l.qkv()), headsOfQkv(),
-                0, a.probs(), MatrixLayout.dense(t, t), b * h);
-        tap(recomputed ? "probs (scores, recomputed)" : "probs (scores)", layer, a.probs(), "B H T T");
-        backend.attentionSoftmaxForward(a.probs(), a.inputs().attentionMask(), a.probs(), b, h, t, attentionScale);
-        tap(recomputed ? "probs (recomputed)" : "probs", layer, a.probs(), "B H T T");
+                0, probs, MatrixLayout.dense(t, t), b * h);
+        tap(recomputed ? "probs (scores, recomputed)" : "probs (scores)", layer, probs, "B H T T");
+        backend.attentionSoftmaxForward(probs, a.inputs().attentionMask(), probs, b, h, t, attentionScale);
+        tap(recomputed ? "probs (recomputed)" : "probs", layer, probs, "B H T T");
+        return probs;
     }
 
     /** Dropout of the attention probabilities into {@code scratch}; in evaluation, the probabilities themselves. */

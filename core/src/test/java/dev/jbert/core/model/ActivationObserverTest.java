@@ -112,23 +112,47 @@ class ActivationObserverTest {
         assertArrayEquals(read(views.layers().get(1).ffnPre()), find(seen, "ffnPre", 1).values());
     }
 
+    /**
+     * The backward takes each layer's attention probabilities from one of three places: the layer's
+     * own buffer (kept), the shared scratch (the last layer's, left there by the forward), or a
+     * recomputation from Q and K. All three must give the forward's values, and the same gradients bit
+     * for bit, whatever number of layers keep theirs (the tiny model has two).
+     */
     @Test
-    void theBackwardRecomputesExactlyWhatTheForwardDidNotKeep() {
-        List<Seen> seen = observe(() -> {
-            model.forward(batch, new Dropout(7, 3));
-            model.backward(1);
-        });
-        for (int layer = 0; layer < 2; layer++) {
-            float[] probs = find(seen, "probs", layer).values();
-            assertArrayEquals(probs, find(seen, "probs (recomputed)", layer).values(), "probs of layer " + layer);
-            assertArrayEquals(find(seen, "ffnGelu", layer).values(), find(seen, "ffnGelu (recomputed)", layer).values(),
-                    "ffnGelu of layer " + layer);
-            // with the same dropout mask, so the forward's context is rebuilt from the same dropped probabilities
-            int l = layer;
-            List<Seen> dropped = seen.stream().filter(s -> s.name().equals("probsDropped") && s.layer() == l).toList();
-            assertEquals(2, dropped.size(), "probsDropped of layer " + layer + ", forward and backward");
-            assertArrayEquals(dropped.get(0).values(), dropped.get(1).values(), "probsDropped of layer " + layer);
-            assertFalse(Arrays.equals(probs, find(seen, "probs", 1 - layer).values()), "the layers differ");
+    void keptOrRecomputedTheBackwardUsesTheForwardsProbabilities() {
+        float[] firstGradients = null;
+        for (int kept = 0; kept <= 2; kept++) {
+            BertQa variant = new BertQa(backend, model.config(), 3, 13, kept);
+            backend.copy(model.parameters().all(), variant.parameters().all());
+            model = variant; // observe() watches this one
+            List<Seen> seen = observe(() -> {
+                variant.zeroGradients();
+                variant.forward(batch, new Dropout(7, 3));
+                variant.backward(1);
+            });
+            for (int layer = 0; layer < 2; layer++) {
+                int l = layer;
+                boolean recomputed = layer >= kept && layer < 1; // neither kept nor the last layer
+                List<Seen> again = seen.stream().filter(s -> s.name().equals("probs (recomputed)") && s.layer() == l).toList();
+                assertEquals(recomputed ? 1 : 0, again.size(), "recomputations of layer " + layer + " keeping " + kept);
+                float[] probs = find(seen, "probs", layer).values();
+                if (recomputed) {
+                    assertArrayEquals(probs, again.getFirst().values(), "probs of layer " + layer);
+                    assertArrayEquals(find(seen, "ffnGelu", layer).values(), find(seen, "ffnGelu (recomputed)", layer).values(),
+                            "ffnGelu of layer " + layer);
+                }
+                // dropped with the same mask: by the forward, and again by the backward
+                List<Seen> dropped = seen.stream().filter(s -> s.name().equals("probsDropped") && s.layer() == l).toList();
+                assertEquals(2, dropped.size(), "probsDropped of layer " + layer + " keeping " + kept);
+                assertArrayEquals(dropped.getFirst().values(), dropped.getLast().values(), "probsDropped of layer " + layer);
+                assertFalse(Arrays.equals(probs, find(seen, "probs", 1 - layer).values()), "the layers differ");
+            }
+            float[] gradients = read(variant.gradients().all());
+            if (firstGradients == null) {
+                firstGradients = gradients;
+            } else {
+                assertArrayEquals(firstGradients, gradients, "gradients keeping the attention of " + kept + " layers");
+            }
         }
     }
 }

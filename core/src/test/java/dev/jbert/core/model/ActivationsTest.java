@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
 import dev.jbert.kernels.cpu.CpuBackend;
+import java.lang.reflect.Proxy;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -21,7 +22,7 @@ class ActivationsTest {
         try (Backend backend = new CpuBackend(1, true)) {
             // the tiny model's largest buffer at 3 x 13 is 3744 floats, so a cap of 4096 forces many arenas
             for (long cap : new long[] {1L << 30, 4096}) {
-                Activations activations = new Activations(backend, config, 3, 13, cap);
+                Activations activations = new Activations(backend, config, 3, 13, 1, cap);
                 assertEquals(cap == 4096, activations.arenaCount() > 1, "arenas: " + activations.arenaCount());
                 assertOwnValues(backend, activations.buffers());
                 // re-sliced for a smaller batch, the views are still disjoint
@@ -30,6 +31,32 @@ class ActivationsTest {
                         small.dQkv(), small.dFfn(), small.layers().get(0).qkv(), small.layers().get(1).output()));
             }
         }
+    }
+
+    /**
+     * Layers keep their attention probabilities within a 32nd of the backend's memory; the last layer
+     * never needs a buffer of its own.
+     */
+    @Test
+    void layersKeepTheirAttentionWithinAShareOfTheBackendsMemory() {
+        BertConfig base = BertConfig.bertBase();
+        long perLayer = 4L * 8 * 12 * 384 * 384; // bert-base at batch 8 x 384: 57 MB
+        assertEquals(0, Activations.keptAttentionLayers(withMemory(32 * perLayer - 1), base, 8, 384));
+        assertEquals(1, Activations.keptAttentionLayers(withMemory(32 * perLayer), base, 8, 384));
+        assertEquals(10, Activations.keptAttentionLayers(withMemory(18L << 30), base, 8, 384));
+        assertEquals(11, Activations.keptAttentionLayers(withMemory(141L << 30), base, 32, 384));
+        assertEquals(11, Activations.keptAttentionLayers(withMemory(Long.MAX_VALUE), base, 8, 384));
+    }
+
+    /** A backend that only answers how much memory it has. */
+    private static Backend withMemory(long bytes) {
+        return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
+                (proxy, method, args) -> {
+                    if (!method.getName().equals("memoryCapacity")) {
+                        throw new UnsupportedOperationException(method.getName());
+                    }
+                    return bytes;
+                });
     }
 
     /** Fills float buffer k with k, then checks that each still holds only its own k. */

@@ -54,6 +54,11 @@ public final class CpuBackend implements Backend {
         return "cpu (" + vectors + ", " + parallel.threads() + " threads)";
     }
 
+    @Override
+    public long memoryCapacity() {
+        return Runtime.getRuntime().maxMemory();
+    }
+
     /** The threads the ops run on, the caller's included. */
     public int threads() {
         return parallel.threads();
@@ -244,15 +249,23 @@ public final class CpuBackend implements Backend {
                 batch, heads, tokens, scale);
     }
 
-    /** Fused: no mask is drawn (see {@link Backend#attentionDropoutSoftmaxBackward}). */
+    /**
+     * Fused, a block of rows at a time: the block's mask is drawn into probsDropped, and the
+     * softmax backward reads it back while it is still in cache (see
+     * {@link Backend#attentionDropoutSoftmaxBackward}).
+     */
     @Override
-    public void attentionDropoutSoftmaxBackward(Buffer probs, Buffer probsDropped, Buffer dProbsDropped,
-                                                Buffer dScores, int batch, int heads, int tokens, float scale,
+    public void attentionDropoutSoftmaxBackward(Buffer probs, Buffer dDropped, Buffer probsDropped, Buffer dScores,
+                                                int batch, int heads, int tokens, float scale,
                                                 float p, long seed, long stream) {
         int length = batch * heads * tokens * tokens;
-        softmax.attentionBackward(floats(probs, length, "probs"), floats(probsDropped, length, "probsDropped"),
-                floats(dProbsDropped, length, "dProbsDropped"), floats(dScores, length, "dScores"),
-                batch, heads, tokens, scale);
+        CpuBuffer cp = floats(probs, length, "probs"), cd = floats(dDropped, length, "dDropped");
+        CpuBuffer cpd = floats(probsDropped, length, "probsDropped"), cs = floats(dScores, length, "dScores");
+        // blocks of 64 rows start at multiples of 64 tokens, so each starts a Philox tile, as range needs
+        parallel.parallelForRanges(batch * heads * tokens, SoftmaxKernels.ROWS_PER_TASK, (first, last) -> {
+            dropout.range(cp, cpd, first * tokens, last * tokens, p, seed, stream);
+            softmax.attentionBackwardRows(cp, cpd, cd, cs, tokens, scale, first, last);
+        });
     }
 
     @Override

@@ -50,33 +50,43 @@ final class DropoutKernel {
     }
 
     void dropout(CpuBuffer x, CpuBuffer y, float p, long seed, long stream) {
+        // ranges of whole tiles (the grain is a multiple of 32), so no tile's block is drawn twice
+        parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> range(x, y, first, last, p, seed, stream));
+    }
+
+    /**
+     * Elements [first, last) of the same dropout, on the calling thread: whole tiles with vectors, a
+     * last partial tile element by element. {@code first} starts a tile (a multiple of 32). (The
+     * attention backward draws the mask this way a block of rows at a time, while they are in cache.)
+     */
+    void range(CpuBuffer x, CpuBuffer y, int first, int last, float p, long seed, long stream) {
+        if (first % Philox.TILE != 0) {
+            throw new IllegalArgumentException("a dropout range must start a Philox tile: " + first);
+        }
         float[] xs = x.floats;
         float[] ys = y.floats;
         float scale = 1 / (1 - p);
         int threshold = Philox.keepThreshold(p);
-        // ranges are whole tiles (the grain is a multiple of 32), so no tile is split between tasks
-        parallel.parallelForRanges(x.length(), ElementwiseKernels.GRAIN, (first, last) -> {
-            Scratch own = scratch.get();
-            int[] lanes = own.lanes();
-            int[] words = own.words();
-            for (int tileStart = first; tileStart < last; tileStart += Philox.TILE) {
-                long tile = tileStart / Philox.TILE;
-                if (vectors && tileStart + Philox.TILE <= last) {
-                    vectorTile(xs, x.offset + tileStart, ys, y.offset + tileStart, seed, stream, tile, threshold, scale, words);
-                    continue;
-                }
-                for (int b = 0; b < Philox.BLOCKS_PER_TILE; b++) {
-                    Philox.block(seed, stream, tile * Philox.BLOCKS_PER_TILE + b, lanes);
-                    for (int j = 0; j < 4; j++) {
-                        int i = tileStart + j * Philox.BLOCKS_PER_TILE + b;
-                        if (i < last) {
-                            boolean keep = lanes[j] >>> 8 >= threshold;
-                            ys[y.offset + i] = keep ? xs[x.offset + i] * scale : 0f;
-                        }
+        Scratch own = scratch.get();
+        int[] lanes = own.lanes();
+        int[] words = own.words();
+        for (int tileStart = first; tileStart < last; tileStart += Philox.TILE) {
+            long tile = tileStart / Philox.TILE;
+            if (vectors && tileStart + Philox.TILE <= last) {
+                vectorTile(xs, x.offset + tileStart, ys, y.offset + tileStart, seed, stream, tile, threshold, scale, words);
+                continue;
+            }
+            for (int b = 0; b < Philox.BLOCKS_PER_TILE; b++) {
+                Philox.block(seed, stream, tile * Philox.BLOCKS_PER_TILE + b, lanes);
+                for (int j = 0; j < 4; j++) {
+                    int i = tileStart + j * Philox.BLOCKS_PER_TILE + b;
+                    if (i < last) {
+                        boolean keep = lanes[j] >>> 8 >= threshold;
+                        ys[y.offset + i] = keep ? xs[x.offset + i] * scale : 0f;
                     }
                 }
             }
-        });
+        }
     }
 
     /**

@@ -11,7 +11,7 @@ import jdk.incubator.vector.VectorOperators;
  * the threads.
  */
 final class SoftmaxKernels {
-    private static final int ROWS_PER_TASK = 64;
+    static final int ROWS_PER_TASK = 64; // a multiple of 32: see CpuBackend.attentionDropoutSoftmaxBackward
 
     private final Parallel parallel;
     private final Simd simd;
@@ -95,39 +95,44 @@ final class SoftmaxKernels {
      */
     void attentionBackward(CpuBuffer probs, CpuBuffer kept, CpuBuffer dKept, CpuBuffer dScores, int batch, int heads,
                            int tokens, float scale) {
+        parallel.parallelForRanges(batch * heads * tokens, ROWS_PER_TASK,
+                (first, last) -> attentionBackwardRows(probs, kept, dKept, dScores, tokens, scale, first, last));
+    }
+
+    /** Rows [first, last) of {@link #attentionBackward}, on the calling thread. */
+    void attentionBackwardRows(CpuBuffer probs, CpuBuffer kept, CpuBuffer dKept, CpuBuffer dScores, int tokens,
+                               float scale, int first, int last) {
         float[] ps = probs.floats;
         float[] ks = kept.floats;
         float[] dks = dKept.floats;
         float[] dss = dScores.floats;
         int bound = simd.bound(tokens);
-        parallel.parallelForRanges(batch * heads * tokens, ROWS_PER_TASK, (first, last) -> {
-            float[] lanes = Simd.lanes();
-            for (int rowIndex = first; rowIndex < last; rowIndex++) {
-                int p = probs.offset + rowIndex * tokens;
-                int kp = kept.offset + rowIndex * tokens;
-                int dk = dKept.offset + rowIndex * tokens;
-                int ds = dScores.offset + rowIndex * tokens;
-                FloatVector vdot = FloatVector.zero(Simd.FLOATS);
-                int k = 0;
-                for (; k < bound; k += Simd.LANES) {
-                    vdot = FloatVector.fromArray(Simd.FLOATS, dks, dk + k)
-                            .fma(FloatVector.fromArray(Simd.FLOATS, ks, kp + k), vdot);
-                }
-                vdot.intoArray(lanes, 0);
-                float dot = Simd.sum(lanes);
-                for (; k < tokens; k++) {
-                    dot += dks[dk + k] * ks[kp + k];
-                }
-                for (k = 0; k < bound; k += Simd.LANES) {
-                    FloatVector.fromArray(Simd.FLOATS, ks, kp + k).mul(FloatVector.fromArray(Simd.FLOATS, dks, dk + k))
-                            .sub(FloatVector.fromArray(Simd.FLOATS, ps, p + k).mul(dot)).mul(scale)
-                            .intoArray(dss, ds + k);
-                }
-                for (; k < tokens; k++) {
-                    dss[ds + k] = (ks[kp + k] * dks[dk + k] - ps[p + k] * dot) * scale;
-                }
+        float[] lanes = Simd.lanes();
+        for (int rowIndex = first; rowIndex < last; rowIndex++) {
+            int p = probs.offset + rowIndex * tokens;
+            int kp = kept.offset + rowIndex * tokens;
+            int dk = dKept.offset + rowIndex * tokens;
+            int ds = dScores.offset + rowIndex * tokens;
+            FloatVector vdot = FloatVector.zero(Simd.FLOATS);
+            int k = 0;
+            for (; k < bound; k += Simd.LANES) {
+                vdot = FloatVector.fromArray(Simd.FLOATS, dks, dk + k)
+                        .fma(FloatVector.fromArray(Simd.FLOATS, ks, kp + k), vdot);
             }
-        });
+            vdot.intoArray(lanes, 0);
+            float dot = Simd.sum(lanes);
+            for (; k < tokens; k++) {
+                dot += dks[dk + k] * ks[kp + k];
+            }
+            for (k = 0; k < bound; k += Simd.LANES) {
+                FloatVector.fromArray(Simd.FLOATS, ks, kp + k).mul(FloatVector.fromArray(Simd.FLOATS, dks, dk + k))
+                        .sub(FloatVector.fromArray(Simd.FLOATS, ps, p + k).mul(dot)).mul(scale)
+                        .intoArray(dss, ds + k);
+            }
+            for (; k < tokens; k++) {
+                dss[ds + k] = (ks[kp + k] * dks[dk + k] - ps[p + k] * dot) * scale;
+            }
+        }
     }
 
     /** probs [rows, classes] = softmax(logits); losses [rows] = logsumexp - logits[target]. */

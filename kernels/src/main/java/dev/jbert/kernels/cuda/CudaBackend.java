@@ -21,6 +21,7 @@ import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
+import org.bytedeco.javacpp.SizeTPointer;
 
 /**
  * The GPU backend: buffers in device memory, GEMMs on cuBLAS, every other op a kernel of
@@ -58,6 +59,7 @@ public final class CudaBackend implements Backend {
     private static final Kernel COLUMN_FINISH = new Kernel("normalization", "column_finish");
     private static final Kernel SOFTMAX_FORWARD = new Kernel("softmax", "attention_softmax_forward");
     private static final Kernel SOFTMAX_BACKWARD = new Kernel("softmax", "attention_softmax_backward");
+    private static final Kernel DROPOUT_SOFTMAX_BACKWARD = new Kernel("softmax", "attention_dropout_softmax_backward");
     private static final Kernel CROSS_ENTROPY_FORWARD = new Kernel("softmax", "cross_entropy_forward");
     private static final Kernel CROSS_ENTROPY_BACKWARD = new Kernel("softmax", "cross_entropy_backward");
     private static final Kernel EMBEDDING_FORWARD = new Kernel("embedding", "embedding_forward");
@@ -120,6 +122,15 @@ public final class CudaBackend implements Backend {
 
     public Precision precision() {
         return precision;
+    }
+
+    /** The device's memory, all of it (cudaMemGetInfo's total). */
+    @Override
+    public long memoryCapacity() {
+        try (SizeTPointer free = new SizeTPointer(1); SizeTPointer total = new SizeTPointer(1)) {
+            CudaStatus.runtime(cudart.cudaMemGetInfo(free, total), "cudaMemGetInfo");
+            return total.get();
+        }
     }
 
     /** Device memory this backend has allocated so far (it frees only on close, so this is also its peak). */
@@ -546,6 +557,22 @@ public final class CudaBackend implements Backend {
         afterOp("attentionSoftmaxBackward");
     }
 
+    /** Fused: one pass per row, the mask drawn again in the kernel (see {@link Backend#attentionDropoutSoftmaxBackward}). */
+    @Override
+    public void attentionDropoutSoftmaxBackward(Buffer probs, Buffer dDropped, Buffer probsDropped, Buffer dScores,
+                                                int batch, int heads, int tokens, float scale,
+                                                float p, long seed, long stream) {
+        if (!(p >= 0 && p < 1)) {
+            throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
+        }
+        int length = batch * heads * tokens * tokens;
+        int rows = batch * heads * tokens;
+        kernels.launch(DROPOUT_SOFTMAX_BACKWARD, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, floats(probs, length, "probs"),
+                floats(dDropped, length, "dDropped"), floats(probsDropped, length, "probsDropped"),
+                floats(dScores, length, "dScores"), rows, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p), seed, stream);
+        afterOp("attentionDropoutSoftmaxBackward");
+    }
+
     // ---- embeddings ---------------------------------------------------------------------------
 
     @Override
@@ -563,7 +590,7 @@ public final class CudaBackend implements Backend {
         CudaBuffer ci = checkedIndices(ids, rows, ct.length(), dim, "embedding id", "dTable");
         CudaBuffer cd = floats(dOut, rows * dim, "dOut");
         // Sort the rows by id on the host (counting sort, stable), so that the kernel can give each
-        // id's sum to one thread per column and add its rows in ascending order: no atomics, the same
+        // id's sum to one block per 32 columns and add its rows in a fixed order: no atomics, the same
         // bits on every run. Uploaded as one int array: order [rows], starts [segments + 1], ids [segments].
         int[] host = hostValues(ci);
         int[] counts = new int[ct.length() / dim + 1];
@@ -590,8 +617,7 @@ public final class CudaBackend implements Backend {
         }
         CudaBuffer device = embeddingSegments.get(layout.length);
         enqueueCopyIn(layout, device);
-        int columnBlocks = (dim + THREADS - 1) / THREADS;
-        kernels.launch(EMBEDDING_BACKWARD, columnBlocks, Math.max(1, Math.min(segments, 65535)), THREADS, 1,
+        kernels.launch(EMBEDDING_BACKWARD, (dim + 31) / 32, Math.max(1, Math.min(segments, 65535)), 32, 8,
                 device.slice(0, rows), device.slice(rows, segments + 1), device.slice(rows + segments + 1, segments),
                 cd, ct, segments, dim);
         afterOp("embeddingBackward");

@@ -39,6 +39,11 @@ public final class ReferenceBackend implements Backend {
         return "reference (double)";
     }
 
+    @Override
+    public long memoryCapacity() {
+        return Runtime.getRuntime().maxMemory();
+    }
+
     /** The doubles a float buffer holds, copied. */
     public double[] values(Buffer buffer) {
         RefBuffer b = (RefBuffer) buffer;
