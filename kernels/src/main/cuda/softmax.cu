@@ -66,9 +66,12 @@ extern "C" __global__ void attention_softmax_backward(const float* probs, const 
 // The backward through the attention dropout and the softmax, with the mask drawn again: writes
 // probsDropped = dropout(probs) and dScores = scale * (probsDropped * dDropped - probs * sum(probsDropped
 // * dDropped)), which is the softmax backward of dProbs = dropout(dDropped). One warp per row; its lanes
-// take the row's Philox blocks as the dropout kernel does, 8 lanes to a tile of 32 elements, and the
-// second pass visits the same elements in the same lanes, so each reads back its own writes.
-// dScores may alias dDropped.
+// take the row's Philox blocks as the dropout kernel does, 8 lanes to a tile of 32 elements, 4 tiles a
+// pass, and keep what they read in registers for the second half: each element is read once and
+// written twice. Rows of at most MAX_TOKENS (BERT's 512 positions), which span at most 4 MAX_PASSES
+// tiles wherever they start; the host runs longer ones as separate ops. dScores may alias dDropped.
+#define MAX_TOKENS 512
+#define MAX_PASSES 5
 extern "C" __global__ void attention_dropout_softmax_backward(const float* probs, const float* dDropped,
                                                               float* probsDropped, float* dScores, int rows,
                                                               int tokens, float scale, unsigned int threshold,
@@ -81,30 +84,41 @@ extern "C" __global__ void attention_dropout_softmax_backward(const float* probs
     long long first = (long long) row * tokens;
     long long end = first + tokens;
     int j = threadIdx.x % 8;
-    long long firstTile = first / 32 + threadIdx.x / 8; // 4 tiles per pass of the warp
+    long long firstTile = first / 32 + threadIdx.x / 8;
+    float p[MAX_PASSES][4];
+    float kept[MAX_PASSES][4];
+    float d[MAX_PASSES][4];
     float dot = 0;
-    for (long long tile = firstTile; tile * 32 < end; tile += 4) {
+#pragma unroll
+    for (int pass = 0; pass < MAX_PASSES; pass++) {
+        long long tile = firstTile + 4 * pass;
         long long block = tile * 8 + j;
         unsigned int c[4] = {(unsigned int) block, (unsigned int) ((unsigned long long) block >> 32),
                              (unsigned int) stream, (unsigned int) (stream >> 32)};
-        philox(c, (unsigned int) seed, (unsigned int) (seed >> 32));
+        if (tile * 32 < end) {
+            philox(c, (unsigned int) seed, (unsigned int) (seed >> 32));
+        }
 #pragma unroll
         for (int w = 0; w < 4; w++) {
             long long i = tile * 32 + j + 8 * w;
-            if (i >= first && i < end) {
-                float kept = (c[w] >> 8) >= threshold ? probs[i] * keepScale : 0.0f;
-                probsDropped[i] = kept;
-                dot += kept * dDropped[i];
+            bool inside = i >= first && i < end;
+            p[pass][w] = inside ? probs[i] : 0.0f;
+            d[pass][w] = inside ? dDropped[i] : 0.0f;
+            kept[pass][w] = (c[w] >> 8) >= threshold ? p[pass][w] * keepScale : 0.0f;
+            if (inside) {
+                probsDropped[i] = kept[pass][w];
             }
+            dot += kept[pass][w] * d[pass][w];
         }
     }
     dot = warp_sum(dot);
-    for (long long tile = firstTile; tile * 32 < end; tile += 4) {
+#pragma unroll
+    for (int pass = 0; pass < MAX_PASSES; pass++) {
 #pragma unroll
         for (int w = 0; w < 4; w++) {
-            long long i = tile * 32 + j + 8 * w;
+            long long i = (firstTile + 4 * pass) * 32 + j + 8 * w;
             if (i >= first && i < end) {
-                dScores[i] = scale * (probsDropped[i] * dDropped[i] - probs[i] * dot);
+                dScores[i] = scale * (kept[pass][w] * d[pass][w] - p[pass][w] * dot);
             }
         }
     }

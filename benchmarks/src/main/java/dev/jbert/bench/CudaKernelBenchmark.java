@@ -109,6 +109,8 @@ public final class CudaKernelBenchmark {
         double copyFfn = report(backend, "copy (ffn)", ffn, 8, 0, () -> backend.copy(u, v));
         report(backend, "gelu forward", ffn, 8, copyFfn, () -> backend.geluForward(u, v));
         report(backend, "gelu backward", ffn, 12, copyFfn, () -> backend.geluBackward(u, du, v));
+        Buffer ffnBias = random(backend, FFN);
+        report(backend, "addBias", ffn, 8, copyFfn, () -> backend.addBias(v, ffnBias, TOKENS, FFN));
         Buffer qkv = random(backend, 3 * TOKENS * HIDDEN);
         Buffer heads = backend.allocateFloats(3 * TOKENS * HIDDEN);
         double copyQkv = report(backend, "copy (qkv)", 3L * TOKENS * HIDDEN, 8, 0, () -> backend.copy(qkv, heads));
@@ -131,6 +133,9 @@ public final class CudaKernelBenchmark {
                 () -> backend.attentionSoftmaxForward(s, mask, p, 32, HEADS, SEQUENCE, 0.125f));
         report(backend, "attention softmax backward", scores, 12, copyScores,
                 () -> backend.attentionSoftmaxBackward(p, s, s, 32, HEADS, SEQUENCE, 0.125f));
+        Buffer dropped = backend.allocateFloats(scores);
+        report(backend, "attention dropout+softmax bwd", scores, 16, copyScores,
+                () -> backend.attentionDropoutSoftmaxBackward(p, s, dropped, s, 32, HEADS, SEQUENCE, 0.125f, 0.1f, 42, 7));
         Buffer params = random(backend, PARAMETERS);
         Buffer grads = random(backend, PARAMETERS);
         Buffer m = backend.allocateFloats(PARAMETERS);

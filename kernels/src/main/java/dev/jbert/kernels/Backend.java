@@ -78,7 +78,8 @@ public interface Backend extends AutoCloseable {
     /**
      * A Linear layer's forward, {@code y [rows, out] = x [rows, in] Wᵀ + bias [out]}, with HF's
      * weight layout {@code W [out, in]}: the GEMM, then {@link #addBias}. A backend may add the bias
-     * as it writes y instead of in a pass of its own (the CPU does), with the same result.
+     * as it writes y instead of in a pass of its own: the CPU does, bit for bit the two ops; the CUDA
+     * backend in a cuBLASLt epilogue, whose GEMM may round differently within the GEMM's tolerance.
      */
     default void linearForward(Buffer x, Buffer weight, Buffer bias, Buffer y, int rows, int out, int in) {
         gemm(false, true, rows, out, in, 1, x, weight, 0, y);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jbert.kernels.cuda.CudaBackend;
 import dev.jbert.kernels.reference.ReferenceAttentionSoftmax;
 import dev.jbert.kernels.reference.ReferenceCrossEntropy;
 import dev.jbert.kernels.reference.ReferenceElementwise;
@@ -74,8 +75,8 @@ class BackendOpsTest {
     }
 
     /**
-     * A Linear layer's forward against the reference, and bit for bit against the GEMM followed by
-     * addBias, which it may fuse: k deep enough for several k blocks, and partial tiles.
+     * A Linear layer's forward against the reference, and, on the CPU, bit for bit against the GEMM
+     * followed by addBias, which it may fuse: k deep enough for several k blocks, and partial tiles.
      */
     @ParameterizedTest
     @MethodSource("dev.jbert.kernels.TestBackends#all")
@@ -90,7 +91,9 @@ class BackendOpsTest {
             backend.linearForward(bx, bw, bb, fused, rows, out, in);
             backend.gemm(false, true, rows, out, in, 1, bx, bw, 0, twoOps);
             backend.addBias(twoOps, bb, rows, out);
-            assertArrayEquals(h.download(twoOps), h.download(fused), "linearForward " + rows + " x " + out + " x " + in);
+            if (!(backend instanceof CudaBackend)) { // cuBLASLt's GEMM may pick another algorithm than cuBLAS's
+                assertArrayEquals(h.download(twoOps), h.download(fused), "linearForward " + rows + " x " + out + " x " + in);
+            }
             double[] expected = new double[rows * out], magnitude = new double[rows * out];
             ReferenceGemm.gemm(false, true, rows, out, in, 1, x, w, 0, expected);
             ReferenceGemm.gemm(false, true, rows, out, in, 1, abs(x), abs(w), 0, magnitude);

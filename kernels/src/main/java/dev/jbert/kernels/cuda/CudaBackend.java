@@ -60,6 +60,8 @@ public final class CudaBackend implements Backend {
     private static final Kernel SOFTMAX_FORWARD = new Kernel("softmax", "attention_softmax_forward");
     private static final Kernel SOFTMAX_BACKWARD = new Kernel("softmax", "attention_softmax_backward");
     private static final Kernel DROPOUT_SOFTMAX_BACKWARD = new Kernel("softmax", "attention_dropout_softmax_backward");
+    /** The longest row attention_dropout_softmax_backward takes (its MAX_TOKENS). */
+    private static final int FUSED_SOFTMAX_TOKENS = 512;
     private static final Kernel CROSS_ENTROPY_FORWARD = new Kernel("softmax", "cross_entropy_forward");
     private static final Kernel CROSS_ENTROPY_BACKWARD = new Kernel("softmax", "cross_entropy_backward");
     private static final Kernel EMBEDDING_FORWARD = new Kernel("embedding", "embedding_forward");
@@ -87,6 +89,7 @@ public final class CudaBackend implements Backend {
     private final Scratch embeddingSegments = new Scratch(Buffer.Type.INT32);
     private final Scratch matrixAddresses = new Scratch(Buffer.Type.INT32);   // 8-byte device addresses, two slots each
     private CudaBuffer normPartials;  // NORM_BLOCKS doubles (2 floats each)
+    private final BiasMatmul biasMatmul;
     private boolean closed;
 
     /**
@@ -113,6 +116,7 @@ public final class CudaBackend implements Backend {
         CudaStatus.blas(cublas.cublasCreate_v2(blas), "cublasCreate");
         this.kernels = new CudaKernels(context);
         this.normPartials = allocate(2 * NORM_BLOCKS, Buffer.Type.FLOAT32);
+        this.biasMatmul = new BiasMatmul(allocate((int) (BiasMatmul.workspaceBytes() / 4), Buffer.Type.FLOAT32).address);
     }
 
     @Override
@@ -301,6 +305,7 @@ public final class CudaBackend implements Backend {
         closed = true;
         cudart.cudaDeviceSynchronize();
         kernels.close();
+        biasMatmul.close();
         cublas.cublasDestroy_v2(blas);
         for (long address : allocations) {
             cudart.cudaFree(new RawPointer(address));
@@ -319,6 +324,33 @@ public final class CudaBackend implements Backend {
         multiply(transA, transB, m, n, k, alpha, floats(a, m * k, "a"), MatrixLayout.dense(transA ? k : m, transA ? m : k),
                 floats(b, k * n, "b"), MatrixLayout.dense(transB ? n : k, transB ? k : n),
                 beta, floats(c, m * n, "c"), MatrixLayout.dense(m, n), 1, precision.roundsInputsToBf16());
+    }
+
+    /**
+     * One cuBLASLt matmul whose epilogue adds the bias (see {@link BiasMatmul}); a GEMM and addBias
+     * where cuBLASLt has no plan or the bias is not 16-byte aligned. The GEMM's algorithm may differ
+     * from {@link #gemm}'s, and with it the rounding, within the GEMM's tolerance.
+     */
+    @Override
+    public void linearForward(Buffer x, Buffer weight, Buffer bias, Buffer y, int rows, int out, int in) {
+        CudaBuffer cx = floats(x, rows * in, "x"), cw = floats(weight, out * in, "weight");
+        CudaBuffer cb = floats(bias, out, "bias"), cy = floats(y, rows * out, "y");
+        boolean bf16 = precision.roundsInputsToBf16();
+        // in bf16 mode the inputs are rounded copies in scratch, which is 256-byte aligned
+        long inputs = bf16 ? 0 : cx.address | cw.address;
+        BiasMatmul.Plan plan = rows == 0 || out == 0 || in == 0 || cb.address % 16 != 0 ? null
+                : biasMatmul.plan(rows, out, in, bf16 ? cudart.CUDA_R_16BF : cudart.CUDA_R_32F,
+                        bf16 ? cublas.CUBLAS_COMPUTE_32F : precision.computeType(), BiasMatmul.alignment(inputs | cy.address));
+        if (plan == null) {
+            Backend.super.linearForward(x, weight, bias, y, rows, out, in);
+            return;
+        }
+        if (bf16) {
+            cx = roundedToBf16(cx, bf16A);
+            cw = roundedToBf16(cw, bf16B);
+        }
+        biasMatmul.run(plan, cx.address, cw.address, cb.address, cy.address, rows, out, in);
+        afterOp("linearForward");
     }
 
     /**
@@ -557,11 +589,20 @@ public final class CudaBackend implements Backend {
         afterOp("attentionSoftmaxBackward");
     }
 
-    /** Fused: one pass per row, the mask drawn again in the kernel (see {@link Backend#attentionDropoutSoftmaxBackward}). */
+    /**
+     * Fused: one pass per row, the mask drawn again in the kernel (see
+     * {@link Backend#attentionDropoutSoftmaxBackward}), for rows of up to 512 tokens, whose values the
+     * kernel holds in registers; longer rows as the three ops.
+     */
     @Override
     public void attentionDropoutSoftmaxBackward(Buffer probs, Buffer dDropped, Buffer probsDropped, Buffer dScores,
                                                 int batch, int heads, int tokens, float scale,
                                                 float p, long seed, long stream) {
+        if (tokens > FUSED_SOFTMAX_TOKENS) {
+            Backend.super.attentionDropoutSoftmaxBackward(probs, dDropped, probsDropped, dScores, batch, heads, tokens,
+                    scale, p, seed, stream);
+            return;
+        }
         if (!(p >= 0 && p < 1)) {
             throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
         }
