@@ -1,5 +1,5 @@
-// LayerNorm forward and backward, and the column sums that give the gradients of the bias, gamma
-// and beta. Rows are independent: one warp per row, each lane striding over the columns.
+// LayerNorm forward and backward, and the column sums that give the gradients of gamma and beta.
+// Rows are independent: one warp per row, each lane striding over the columns.
 // Column sums are deterministic: each block sums a chunk of rows for 32 columns, and a second
 // kernel adds the chunks' partial sums in order (no atomics, so every run gives the same bits).
 
@@ -68,9 +68,9 @@ extern "C" __global__ void layer_norm_backward(const float* dy, const float* x, 
     }
 }
 
-// Partial column sums over one chunk of rows: block (32, 32) covers columns [32 bx, 32 bx + 32) and
-// rows [chunk * rowsPerChunk, ...). Writes sumDy [chunk, cols] = sum of dy, and, when x is not
-// null, sumDyXhat [chunk, cols] = sum of dy * (x - mean) * rstd (LayerNorm's dGamma).
+// Partial column sums over one chunk of rows, for LayerNorm's dBeta and dGamma: block (32, 32) covers
+// columns [32 bx, 32 bx + 32) and rows [chunk * rowsPerChunk, ...). Writes sumDy [chunk, cols] = sum of
+// dy and sumDyXhat [chunk, cols] = sum of dy * (x - mean) * rstd.
 extern "C" __global__ void column_partials(const float* dy, const float* x, const float* mean, const float* rstd,
                                            float* sumDy, float* sumDyXhat, int rows, int cols, int rowsPerChunk) {
     __shared__ float shared[2][32][33];
@@ -83,9 +83,7 @@ extern "C" __global__ void column_partials(const float* dy, const float* x, cons
         for (int r = chunk * rowsPerChunk + threadIdx.y; r < end; r += 32) {
             float g = dy[(long long) r * cols + c];
             a += g;
-            if (x != 0) {
-                b += g * (x[(long long) r * cols + c] - mean[r]) * rstd[r];
-            }
+            b += g * (x[(long long) r * cols + c] - mean[r]) * rstd[r];
         }
     }
     shared[0][threadIdx.y][threadIdx.x] = a;
@@ -99,9 +97,7 @@ extern "C" __global__ void column_partials(const float* dy, const float* x, cons
             totalB += shared[1][i][threadIdx.x];
         }
         sumDy[(long long) chunk * cols + c] = totalA;
-        if (x != 0) {
-            sumDyXhat[(long long) chunk * cols + c] = totalB;
-        }
+        sumDyXhat[(long long) chunk * cols + c] = totalB;
     }
 }
 

@@ -45,6 +45,73 @@ extern "C" __global__ void attention_softmax_forward(const float* scores, const 
     }
 }
 
+// The kernels that also draw the attention dropout's mask hold a row in registers: rows of at most
+// MAX_TOKENS (BERT's 512 positions), which span at most 4 MAX_PASSES tiles of 32 wherever they start,
+// 8 lanes to a tile (the Philox blocks' layout, see philox.cuh); the host runs longer rows as separate ops.
+#define MAX_TOKENS 512
+#define MAX_PASSES 5
+
+// The attention softmax and its dropout in one pass: probs = attention_softmax_forward's up to rounding
+// (the row sum is added in another order) and probsDropped = dropout(probs). One warp per row, the
+// row's scaled scores held in registers. probs may alias scores.
+extern "C" __global__ void attention_softmax_dropout_forward(const float* scores, const int* mask, float* probs,
+                                                             float* probsDropped, int rows, int heads, int tokens,
+                                                             float scale, unsigned int threshold, float keepScale,
+                                                             unsigned long long seed, unsigned long long stream) {
+    int row = blockIdx.x * blockDim.y + threadIdx.y;
+    if (row >= rows) {
+        return;
+    }
+    const int* m = mask + (long long) (row / (heads * tokens)) * tokens;
+    long long first = (long long) row * tokens;
+    long long end = first + tokens;
+    int j = threadIdx.x % 8;
+    long long firstTile = first / 32 + threadIdx.x / 8;
+    float e[MAX_PASSES][4]; // scale * score, then its exponential
+    float max = -INFINITY;
+#pragma unroll
+    for (int pass = 0; pass < MAX_PASSES; pass++) {
+#pragma unroll
+        for (int w = 0; w < 4; w++) {
+            long long i = (firstTile + 4 * pass) * 32 + j + 8 * w;
+            bool real = i >= first && i < end && m[i - first] != 0;
+            e[pass][w] = real ? scale * scores[i] : -INFINITY;
+            max = fmaxf(max, e[pass][w]);
+        }
+    }
+    max = warp_max(max);
+    float sum = 0;
+#pragma unroll
+    for (int pass = 0; pass < MAX_PASSES; pass++) {
+#pragma unroll
+        for (int w = 0; w < 4; w++) {
+            e[pass][w] = e[pass][w] == -INFINITY ? 0.0f : expf(e[pass][w] - max);
+            sum += e[pass][w];
+        }
+    }
+    sum = warp_sum(sum);
+    float inverse = sum > 0 ? 1.0f / sum : 0.0f; // a row with every key masked stays zero
+#pragma unroll
+    for (int pass = 0; pass < MAX_PASSES; pass++) {
+        long long tile = firstTile + 4 * pass;
+        long long block = tile * 8 + j;
+        unsigned int c[4] = {(unsigned int) block, (unsigned int) ((unsigned long long) block >> 32),
+                             (unsigned int) stream, (unsigned int) (stream >> 32)};
+        if (tile * 32 < end) {
+            philox(c, (unsigned int) seed, (unsigned int) (seed >> 32));
+        }
+#pragma unroll
+        for (int w = 0; w < 4; w++) {
+            long long i = tile * 32 + j + 8 * w;
+            if (i >= first && i < end) {
+                float p = e[pass][w] * inverse;
+                probs[i] = p;
+                probsDropped[i] = (c[w] >> 8) >= threshold ? p * keepScale : 0.0f;
+            }
+        }
+    }
+}
+
 // dScores = scale * probs * (dProbs - sum(dProbs * probs)), row by row; dScores may alias dProbs.
 extern "C" __global__ void attention_softmax_backward(const float* probs, const float* dProbs, float* dScores,
                                                       int rows, int tokens, float scale) {
@@ -68,10 +135,7 @@ extern "C" __global__ void attention_softmax_backward(const float* probs, const 
 // * dDropped)), which is the softmax backward of dProbs = dropout(dDropped). One warp per row; its lanes
 // take the row's Philox blocks as the dropout kernel does, 8 lanes to a tile of 32 elements, 4 tiles a
 // pass, and keep what they read in registers for the second half: each element is read once and
-// written twice. Rows of at most MAX_TOKENS (BERT's 512 positions), which span at most 4 MAX_PASSES
-// tiles wherever they start; the host runs longer ones as separate ops. dScores may alias dDropped.
-#define MAX_TOKENS 512
-#define MAX_PASSES 5
+// written twice. Rows of at most MAX_TOKENS. dScores may alias dDropped.
 extern "C" __global__ void attention_dropout_softmax_backward(const float* probs, const float* dDropped,
                                                               float* probsDropped, float* dScores, int rows,
                                                               int tokens, float scale, unsigned int threshold,

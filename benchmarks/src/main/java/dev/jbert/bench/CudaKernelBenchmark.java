@@ -111,6 +111,7 @@ public final class CudaKernelBenchmark {
         report(backend, "gelu backward", ffn, 12, copyFfn, () -> backend.geluBackward(u, du, v));
         Buffer ffnBias = random(backend, FFN);
         report(backend, "addBias", ffn, 8, copyFfn, () -> backend.addBias(v, ffnBias, TOKENS, FFN));
+        report(backend, "biasBackward", ffn, 4, copyFfn, () -> backend.biasBackward(du, ffnBias, TOKENS, FFN));
         Buffer qkv = random(backend, 3 * TOKENS * HIDDEN);
         Buffer heads = backend.allocateFloats(3 * TOKENS * HIDDEN);
         double copyQkv = report(backend, "copy (qkv)", 3L * TOKENS * HIDDEN, 8, 0, () -> backend.copy(qkv, heads));
@@ -131,6 +132,9 @@ public final class CudaKernelBenchmark {
         double copyScores = report(backend, "copy (scores)", scores, 8, 0, () -> backend.copy(s, p));
         report(backend, "attention softmax forward", scores, 8, copyScores,
                 () -> backend.attentionSoftmaxForward(s, mask, p, 32, HEADS, SEQUENCE, 0.125f));
+        Buffer sd = backend.allocateFloats(scores);
+        report(backend, "attention softmax+dropout fwd", scores, 12, copyScores,
+                () -> backend.attentionSoftmaxDropoutForward(s, mask, p, sd, 32, HEADS, SEQUENCE, 0.125f, 0.1f, 42, 7));
         report(backend, "attention softmax backward", scores, 12, copyScores,
                 () -> backend.attentionSoftmaxBackward(p, s, s, 32, HEADS, SEQUENCE, 0.125f));
         Buffer dropped = backend.allocateFloats(scores);

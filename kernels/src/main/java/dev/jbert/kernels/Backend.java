@@ -184,6 +184,20 @@ public interface Backend extends AutoCloseable {
                                  int tokens, float scale);
 
     /**
+     * The attention softmax followed by the attention dropout: {@code probs} as
+     * {@link #attentionSoftmaxForward} computes it (and may alias {@code scores}), and
+     * {@code probsDropped = dropout(probs)} with p, seed and stream as {@link #dropout} takes them.
+     * This default runs those two ops; a backend may fuse them into one pass per row, where probs may
+     * differ from attentionSoftmaxForward's by rounding (the model recomputes them with this same op).
+     */
+    default void attentionSoftmaxDropoutForward(Buffer scores, Buffer mask, Buffer probs, Buffer probsDropped,
+                                                int batch, int heads, int tokens, float scale,
+                                                float p, long seed, long stream) {
+        attentionSoftmaxForward(scores, mask, probs, batch, heads, tokens, scale);
+        dropout(probs, probsDropped, p, seed, stream);
+    }
+
+    /**
      * {@code dScores = scale * probs * (dProbs - sum(dProbs * probs))} row by row: the gradient of
      * the scores through the forward above. {@code dScores} may alias {@code dProbs}.
      */

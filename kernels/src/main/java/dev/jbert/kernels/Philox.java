@@ -74,6 +74,13 @@ public final class Philox {
     }
 
     /** The smallest 24-bit value whose uniform float is at least {@code p}. */
+    /** Throws unless {@code p} is a dropout probability, in [0, 1). */
+    public static void checkProbability(float p) {
+        if (!(p >= 0 && p < 1)) {
+            throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
+        }
+    }
+
     public static int keepThreshold(float p) {
         return (int) Math.ceil(p * 0x1.0p24);
     }

@@ -15,6 +15,7 @@ import dev.jbert.kernels.reference.ReferenceGemm;
 import dev.jbert.kernels.reference.ReferenceLayerNorm;
 import dev.jbert.kernels.reference.ReferenceOptimizer;
 import java.util.Arrays;
+import java.util.stream.IntStream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -356,6 +357,17 @@ class BackendOpsTest {
         double[] expected = new double[scores.length];
         ReferenceAttentionSoftmax.attentionSoftmaxForward(scores, mask, expected, batch, heads, tokens, scale);
         h.assertClose("attention probs", expected, probs, 1e-7, 2e-6);
+        // with its dropout, which a backend may fuse: the same probabilities up to rounding, and their
+        // dropout with the mask the dropout op draws. 37 tokens a row: rows start inside Philox's tiles
+        Buffer fusedProbs = backend.allocateFloats(scores.length), fusedDropped = backend.allocateFloats(scores.length);
+        backend.attentionSoftmaxDropoutForward(h.upload(scores), h.upload(mask), fusedProbs, fusedDropped,
+                batch, heads, tokens, (float) scale, 0.1f, 42, 9);
+        h.assertClose("attention probs (with dropout)", expected, fusedProbs, 1e-7, 2e-6);
+        double[] expectedFusedDropped = new double[scores.length];
+        float[] actualProbs = h.download(fusedProbs);
+        ReferenceElementwise.dropout(IntStream.range(0, actualProbs.length).mapToDouble(i -> actualProbs[i]).toArray(),
+                expectedFusedDropped, 0.1f, 42, 9);
+        h.assertClose("attention probsDropped", expectedFusedDropped, fusedDropped, 0, 1e-6);
 
         double[] dProbs = h.gaussian(scores.length, 1);
         Buffer dScores = h.upload(dProbs);

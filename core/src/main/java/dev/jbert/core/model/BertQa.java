@@ -138,7 +138,9 @@ public final class BertQa {
             tap("qkv", layer, l.qkv(), "B T 3 H D");
             // into the layer's own buffer where it keeps them for the backward, else into the shared scratch
             Buffer probs = attentionProbabilities(l, a, layer, false);
-            probs = attentionDropout(probs, a.probsDropped(), layer);
+            if (attentionDropoutOn()) {
+                probs = a.probsDropped();
+            }
             // context = probs V per (sequence, head), written straight into [B, T, H, D] = [N, C]: the heads merged
             backend.gemmBatched(false, false, t, d, t, 1, probs, MatrixLayout.dense(t, t), value(l.qkv()), headsOfQkv(),
                     0, l.context(), headsOfHidden(), b * h);
@@ -410,8 +412,9 @@ public final class BertQa {
 
     /**
      * One layer's attention probabilities: scores [B, H, T, T] = Q Kᵀ per (sequence, head), then the
-     * masked softmax, which applies the 1/√D scale, in place. Into the layer's own buffer where it
-     * keeps them, else into the shared scratch, which the backward fills again ({@code recomputed}).
+     * masked softmax, which applies the 1/√D scale, in place; in training, in the same op, their
+     * dropout into the shared {@code probsDropped}. Into the layer's own buffer where it keeps them,
+     * else into the shared scratch, which the backward fills again ({@code recomputed}) with the same ops.
      */
     private Buffer attentionProbabilities(Activations.Layer l, Activations.Views a, int layer, boolean recomputed) {
         int b = batch.size();
@@ -421,19 +424,17 @@ public final class BertQa {
         backend.gemmBatched(false, true, t, t, config.headDim(), 1, query(l.qkv()), headsOfQkv(), key(l.qkv()), headsOfQkv(),
                 0, probs, MatrixLayout.dense(t, t), b * h);
         tap(recomputed ? "probs (scores, recomputed)" : "probs (scores)", layer, probs, "B H T T");
-        backend.attentionSoftmaxForward(probs, a.inputs().attentionMask(), probs, b, h, t, attentionScale);
-        tap(recomputed ? "probs (recomputed)" : "probs", layer, probs, "B H T T");
-        return probs;
-    }
-
-    /** Dropout of the attention probabilities into {@code scratch}; in evaluation, the probabilities themselves. */
-    private Buffer attentionDropout(Buffer probs, Buffer scratch, int layer) {
-        if (!attentionDropoutOn()) {
-            return probs;
+        if (attentionDropoutOn()) {
+            backend.attentionSoftmaxDropoutForward(probs, a.inputs().attentionMask(), probs, a.probsDropped(), b, h, t,
+                    attentionScale, config.attentionDropout(), dropout.seed(), stream(layer, Dropout.ATTENTION_PROBS));
+        } else {
+            backend.attentionSoftmaxForward(probs, a.inputs().attentionMask(), probs, b, h, t, attentionScale);
         }
-        backend.dropout(probs, scratch, config.attentionDropout(), dropout.seed(), stream(layer, Dropout.ATTENTION_PROBS));
-        tap("probsDropped", layer, scratch, "B H T T");
-        return scratch;
+        tap(recomputed ? "probs (recomputed)" : "probs", layer, probs, "B H T T");
+        if (attentionDropoutOn() && !recomputed) {
+            tap("probsDropped", layer, a.probsDropped(), "B H T T");
+        }
+        return probs;
     }
 
     /** Whether this pass drops attention probabilities: training, with a non-zero rate. */

@@ -5,6 +5,7 @@ import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
 import dev.jbert.kernels.ArgumentChecks;
 import dev.jbert.kernels.MatrixLayout;
+import dev.jbert.kernels.Philox;
 import java.util.Arrays;
 
 /**
@@ -208,9 +209,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void dropout(Buffer x, Buffer y, float p, long seed, long stream) {
-        if (!(p >= 0 && p < 1)) {
-            throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
-        }
+        Philox.checkProbability(p);
         CpuBuffer cx = floats(x, -1, "x");
         dropout.dropout(cx, floats(y, cx.length(), "y"), p, seed, stream);
     }
@@ -240,6 +239,22 @@ public final class CpuBackend implements Backend {
                 floats(probs, length, "probs"), batch, heads, tokens, scale);
     }
 
+    /** Fused, a block of rows at a time: the block's dropout reads probabilities still in cache. */
+    @Override
+    public void attentionSoftmaxDropoutForward(Buffer scores, Buffer mask, Buffer probs, Buffer probsDropped,
+                                               int batch, int heads, int tokens, float scale,
+                                               float p, long seed, long stream) {
+        Philox.checkProbability(p);
+        int length = batch * heads * tokens * tokens;
+        CpuBuffer cs = floats(scores, length, "scores"), cm = ints(mask, batch * tokens, "mask");
+        CpuBuffer cp = floats(probs, length, "probs"), cpd = floats(probsDropped, length, "probsDropped");
+        // blocks of 64 rows start at multiples of 64 tokens, so each starts a Philox tile, as range needs
+        parallel.parallelForRanges(batch * heads * tokens, SoftmaxKernels.ROWS_PER_TASK, (first, last) -> {
+            softmax.attentionForwardRows(cs, cm, cp, heads, tokens, scale, first, last);
+            dropout.range(cp, cpd, first * tokens, last * tokens, p, seed, stream);
+        });
+    }
+
     @Override
     public void attentionSoftmaxBackward(Buffer probs, Buffer dProbs, Buffer dScores, int batch,
                                          int heads, int tokens, float scale) {
@@ -258,6 +273,7 @@ public final class CpuBackend implements Backend {
     public void attentionDropoutSoftmaxBackward(Buffer probs, Buffer dDropped, Buffer probsDropped, Buffer dScores,
                                                 int batch, int heads, int tokens, float scale,
                                                 float p, long seed, long stream) {
+        Philox.checkProbability(p);
         int length = batch * heads * tokens * tokens;
         CpuBuffer cp = floats(probs, length, "probs"), cd = floats(dDropped, length, "dDropped");
         CpuBuffer cpd = floats(probsDropped, length, "probsDropped"), cs = floats(dScores, length, "dScores");

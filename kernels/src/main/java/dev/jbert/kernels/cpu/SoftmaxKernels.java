@@ -11,7 +11,7 @@ import jdk.incubator.vector.VectorOperators;
  * the threads.
  */
 final class SoftmaxKernels {
-    static final int ROWS_PER_TASK = 64; // a multiple of 32: see CpuBackend.attentionDropoutSoftmaxBackward
+    static final int ROWS_PER_TASK = 64; // a multiple of 32, so blocks of rows start Philox tiles (CpuBackend's fused dropouts)
 
     private final Parallel parallel;
     private final Simd simd;
@@ -27,64 +27,69 @@ final class SoftmaxKernels {
      */
     void attentionForward(CpuBuffer scores, CpuBuffer mask, CpuBuffer probs, int batch, int heads,
                           int tokens, float scale) {
+        parallel.parallelForRanges(batch * heads * tokens, ROWS_PER_TASK,
+                (first, last) -> attentionForwardRows(scores, mask, probs, heads, tokens, scale, first, last));
+    }
+
+    /** Rows [first, last) of {@link #attentionForward}, on the calling thread. */
+    void attentionForwardRows(CpuBuffer scores, CpuBuffer mask, CpuBuffer probs, int heads, int tokens, float scale,
+                              int first, int last) {
         float[] ss = scores.floats;
         float[] ps = probs.floats;
         int[] ms = mask.ints;
         int bound = simd.bound(tokens);
-        parallel.parallelForRanges(batch * heads * tokens, ROWS_PER_TASK, (first, last) -> {
-            float[] lanes = Simd.lanes();
-            for (int rowIndex = first; rowIndex < last; rowIndex++) {
-                int b = rowIndex / (heads * tokens);
-                int maskRow = mask.offset + b * tokens;
-                int in = scores.offset + rowIndex * tokens;
-                int out = probs.offset + rowIndex * tokens;
+        float[] lanes = Simd.lanes();
+        for (int rowIndex = first; rowIndex < last; rowIndex++) {
+            int b = rowIndex / (heads * tokens);
+            int maskRow = mask.offset + b * tokens;
+            int in = scores.offset + rowIndex * tokens;
+            int out = probs.offset + rowIndex * tokens;
 
-                FloatVector vmax = FloatVector.broadcast(Simd.FLOATS, Float.NEGATIVE_INFINITY);
-                int k = 0;
-                for (; k < bound; k += Simd.LANES) {
-                    VectorMask<Float> real = IntVector.fromArray(Simd.INTS, ms, maskRow + k)
-                            .compare(VectorOperators.NE, 0).cast(Simd.FLOATS);
-                    FloatVector s = FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale);
-                    vmax = vmax.lanewise(VectorOperators.MAX, s, real);
-                }
-                float max = vmax.reduceLanes(VectorOperators.MAX); // exact in any order
-                for (; k < tokens; k++) {
-                    if (ms[maskRow + k] != 0) {
-                        max = Math.max(max, ss[in + k] * scale);
-                    }
-                }
-
-                // e^(scale s - max) computed in place in the output row (Simd.exp takes an array); the
-                // masking and the sum are a second pass, so that no vector is live across the call
-                for (k = 0; k < bound; k += Simd.LANES) {
-                    FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale).sub(max).intoArray(ps, out + k);
-                    Simd.exp(ps, out + k);
-                }
-                FloatVector vsum = FloatVector.zero(Simd.FLOATS);
-                for (k = 0; k < bound; k += Simd.LANES) {
-                    VectorMask<Float> masked = IntVector.fromArray(Simd.INTS, ms, maskRow + k)
-                            .compare(VectorOperators.EQ, 0).cast(Simd.FLOATS);
-                    FloatVector e = FloatVector.fromArray(Simd.FLOATS, ps, out + k).blend(0f, masked);
-                    e.intoArray(ps, out + k);
-                    vsum = vsum.add(e);
-                }
-                vsum.intoArray(lanes, 0);
-                float sum = Simd.sum(lanes);
-                for (; k < tokens; k++) {
-                    float e = ms[maskRow + k] != 0 ? (float) Math.exp(ss[in + k] * scale - max) : 0f;
-                    ps[out + k] = e;
-                    sum += e;
-                }
-
-                float inverse = sum > 0 ? 1 / sum : 0; // all keys masked: a row of zeros
-                for (k = 0; k < bound; k += Simd.LANES) {
-                    FloatVector.fromArray(Simd.FLOATS, ps, out + k).mul(inverse).intoArray(ps, out + k);
-                }
-                for (; k < tokens; k++) {
-                    ps[out + k] *= inverse;
+            FloatVector vmax = FloatVector.broadcast(Simd.FLOATS, Float.NEGATIVE_INFINITY);
+            int k = 0;
+            for (; k < bound; k += Simd.LANES) {
+                VectorMask<Float> real = IntVector.fromArray(Simd.INTS, ms, maskRow + k)
+                        .compare(VectorOperators.NE, 0).cast(Simd.FLOATS);
+                FloatVector s = FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale);
+                vmax = vmax.lanewise(VectorOperators.MAX, s, real);
+            }
+            float max = vmax.reduceLanes(VectorOperators.MAX); // exact in any order
+            for (; k < tokens; k++) {
+                if (ms[maskRow + k] != 0) {
+                    max = Math.max(max, ss[in + k] * scale);
                 }
             }
-        });
+
+            // e^(scale s - max) computed in place in the output row (Simd.exp takes an array); the
+            // masking and the sum are a second pass, so that no vector is live across the call
+            for (k = 0; k < bound; k += Simd.LANES) {
+                FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale).sub(max).intoArray(ps, out + k);
+                Simd.exp(ps, out + k);
+            }
+            FloatVector vsum = FloatVector.zero(Simd.FLOATS);
+            for (k = 0; k < bound; k += Simd.LANES) {
+                VectorMask<Float> masked = IntVector.fromArray(Simd.INTS, ms, maskRow + k)
+                        .compare(VectorOperators.EQ, 0).cast(Simd.FLOATS);
+                FloatVector e = FloatVector.fromArray(Simd.FLOATS, ps, out + k).blend(0f, masked);
+                e.intoArray(ps, out + k);
+                vsum = vsum.add(e);
+            }
+            vsum.intoArray(lanes, 0);
+            float sum = Simd.sum(lanes);
+            for (; k < tokens; k++) {
+                float e = ms[maskRow + k] != 0 ? (float) Math.exp(ss[in + k] * scale - max) : 0f;
+                ps[out + k] = e;
+                sum += e;
+            }
+
+            float inverse = sum > 0 ? 1 / sum : 0; // all keys masked: a row of zeros
+            for (k = 0; k < bound; k += Simd.LANES) {
+                FloatVector.fromArray(Simd.FLOATS, ps, out + k).mul(inverse).intoArray(ps, out + k);
+            }
+            for (; k < tokens; k++) {
+                ps[out + k] *= inverse;
+            }
+        }
     }
 
     /**

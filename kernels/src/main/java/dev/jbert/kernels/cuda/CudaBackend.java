@@ -59,8 +59,9 @@ public final class CudaBackend implements Backend {
     private static final Kernel COLUMN_FINISH = new Kernel("normalization", "column_finish");
     private static final Kernel SOFTMAX_FORWARD = new Kernel("softmax", "attention_softmax_forward");
     private static final Kernel SOFTMAX_BACKWARD = new Kernel("softmax", "attention_softmax_backward");
+    private static final Kernel SOFTMAX_DROPOUT_FORWARD = new Kernel("softmax", "attention_softmax_dropout_forward");
     private static final Kernel DROPOUT_SOFTMAX_BACKWARD = new Kernel("softmax", "attention_dropout_softmax_backward");
-    /** The longest row attention_dropout_softmax_backward takes (its MAX_TOKENS). */
+    /** The longest row the two fused softmax-and-dropout kernels take (MAX_TOKENS in softmax.cu). */
     private static final int FUSED_SOFTMAX_TOKENS = 512;
     private static final Kernel CROSS_ENTROPY_FORWARD = new Kernel("softmax", "cross_entropy_forward");
     private static final Kernel CROSS_ENTROPY_BACKWARD = new Kernel("softmax", "cross_entropy_backward");
@@ -90,6 +91,7 @@ public final class CudaBackend implements Backend {
     private final Scratch matrixAddresses = new Scratch(Buffer.Type.INT32);   // 8-byte device addresses, two slots each
     private CudaBuffer normPartials;  // NORM_BLOCKS doubles (2 floats each)
     private final BiasMatmul biasMatmul;
+    private CudaBuffer onesVector;
     private boolean closed;
 
     /**
@@ -456,8 +458,27 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void biasBackward(Buffer dy, Buffer dBias, int rows, int cols) {
-        columnSums(floats(dy, rows * cols, "dy"), null, null, null, floats(dBias, cols, "dBias"), null, rows, cols);
+        CudaBuffer cy = floats(dy, rows * cols, "dy"), cb = floats(dBias, cols, "dBias");
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        // dBias += dyᵀ 1: a float GEMV (CUDA cores, no tensor-core rounding) over the column-major
+        // [cols, rows] that dy is, against a vector of ones; one read of dy, at about copy speed
+        alpha.put(0, 1f);
+        beta.put(0, 1f);
+        CudaStatus.blas(cublas.cublasSgemv_v2(blas, cublas.CUBLAS_OP_N, cols, rows, alpha, new FloatPointer(cy.pointer()),
+                cols, new FloatPointer(ones(rows).pointer()), 1, beta, new FloatPointer(cb.pointer()), 1),
+                String.format("biasBackward (rows=%d, cols=%d)", rows, cols));
         afterOp("biasBackward");
+    }
+
+    /** {@code length} ones on the device, kept for the next call. */
+    private CudaBuffer ones(int length) {
+        if (onesVector == null || onesVector.length() < length) {
+            onesVector = allocate(Math.max(length, 1 << 16), Buffer.Type.FLOAT32);
+            fill(onesVector, 1f);
+        }
+        return onesVector.slice(0, length);
     }
 
     @Override
@@ -509,9 +530,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void dropout(Buffer x, Buffer y, float p, long seed, long stream) {
-        if (!(p >= 0 && p < 1)) {
-            throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
-        }
+        Philox.checkProbability(p);
         CudaBuffer cx = floats(x, -1, "x");
         long blocks = (cx.length() + 31L) / 32 * Philox.BLOCKS_PER_TILE; // one thread per Philox block
         kernels.launch(DROPOUT, grid(blocks), 1, THREADS, 1, cx, floats(y, cx.length(), "y"), (long) cx.length(),
@@ -545,12 +564,12 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * {@code sumDy[c] += sum over rows of dy[r, c]} and, when x is given,
-     * {@code sumDyXhat[c] += sum over rows of dy[r, c] * xhat[r, c]}: per-chunk partial sums into
-     * the scratch buffer, then the chunks added in order (deterministic, no atomics).
+     * LayerNorm's parameter gradients, {@code dBeta[c] += sum over rows of dy[r, c]} and
+     * {@code dGamma[c] += sum over rows of dy[r, c] * xhat[r, c]}: per-chunk partial sums into the
+     * scratch buffer, then the chunks added in order (deterministic, no atomics).
      */
     private void columnSums(CudaBuffer dy, CudaBuffer x, CudaBuffer mean, CudaBuffer rstd,
-                            CudaBuffer sumDy, CudaBuffer sumDyXhat, int rows, int cols) {
+                            CudaBuffer dBeta, CudaBuffer dGamma, int rows, int cols) {
         if (rows == 0 || cols == 0) {
             return;
         }
@@ -560,11 +579,8 @@ public final class CudaBackend implements Backend {
         CudaBuffer partialDyXhat = partials.slice(chunks * cols, chunks * cols);
         kernels.launch(COLUMN_PARTIALS, (cols + 31) / 32, chunks, 32, 32, dy, x, mean, rstd, partialDy, partialDyXhat,
                 rows, cols, ROWS_PER_CHUNK);
-        kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partialDy, sumDy, chunks, cols);
-        if (x != null) {
-            kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partialDyXhat, sumDyXhat,
-                    chunks, cols);
-        }
+        kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partialDy, dBeta, chunks, cols);
+        kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partialDyXhat, dGamma, chunks, cols);
     }
 
     // ---- attention ----------------------------------------------------------------------------
@@ -577,6 +593,25 @@ public final class CudaBackend implements Backend {
         kernels.launch(SOFTMAX_FORWARD, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, floats(scores, length, "scores"),
                 ints(mask, batch * tokens, "mask"), floats(probs, length, "probs"), rows, heads, tokens, scale);
         afterOp("attentionSoftmaxForward");
+    }
+
+    /** Fused: one pass per row for rows of up to 512 tokens (see {@link #attentionDropoutSoftmaxBackward}). */
+    @Override
+    public void attentionSoftmaxDropoutForward(Buffer scores, Buffer mask, Buffer probs, Buffer probsDropped,
+                                               int batch, int heads, int tokens, float scale,
+                                               float p, long seed, long stream) {
+        if (tokens > FUSED_SOFTMAX_TOKENS) {
+            Backend.super.attentionSoftmaxDropoutForward(scores, mask, probs, probsDropped, batch, heads, tokens,
+                    scale, p, seed, stream);
+            return;
+        }
+        Philox.checkProbability(p);
+        int length = batch * heads * tokens * tokens;
+        int rows = batch * heads * tokens;
+        kernels.launch(SOFTMAX_DROPOUT_FORWARD, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, floats(scores, length, "scores"),
+                ints(mask, batch * tokens, "mask"), floats(probs, length, "probs"), floats(probsDropped, length, "probsDropped"),
+                rows, heads, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p), seed, stream);
+        afterOp("attentionSoftmaxDropoutForward");
     }
 
     @Override
@@ -603,9 +638,7 @@ public final class CudaBackend implements Backend {
                     scale, p, seed, stream);
             return;
         }
-        if (!(p >= 0 && p < 1)) {
-            throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
-        }
+        Philox.checkProbability(p);
         int length = batch * heads * tokens * tokens;
         int rows = batch * heads * tokens;
         kernels.launch(DROPOUT_SOFTMAX_BACKWARD, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, floats(probs, length, "probs"),
