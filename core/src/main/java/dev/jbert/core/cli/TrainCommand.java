@@ -31,14 +31,14 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jbert train}: fine-tunes a BERT for SQuAD. With no options it runs the embedded default
- * (a small pretrained BERT on 1% of SQuAD train, evaluated on 3% of dev), which finishes in minutes
+ * (a small pretrained BERT on 0.7% of SQuAD train, evaluated on 1% of dev), which finishes in minutes
  * on two cores; the options reproduce run_qa's full recipe.
  */
 @Command(name = "train",
         mixinStandardHelpOptions = true,
         description = {
             "Fine-tune BERT for extractive question answering on SQuAD.",
-            "Without --model: the embedded default, all-MiniLM-L6-v2 on 0.7% of SQuAD train, evaluated on 1% of dev,",
+            "Without --model: the embedded default, all-MiniLM-L6-v2 on 0.7%% of SQuAD train, evaluated on 1%% of dev,",
             "with defaults sized for minutes on 2 cores (shown as embedded / with --model below).",
             "Writes OUTPUT/metrics.jsonl, OUTPUT/training.png, OUTPUT/training-dynamics.png (per-layer gradient norms",
             "and update ratios) and OUTPUT/checkpoint-epoch-N/ after each epoch."})
