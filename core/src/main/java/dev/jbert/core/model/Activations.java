@@ -13,7 +13,8 @@ import java.util.List;
  *
  * <p>Batches are padded only to their longest window (dynamic padding), so the token count
  * changes from step to step. {@link #shape} re-slices the same memory instead of allocating:
- * nothing is allocated inside a training step. The views are built by one method,
+ * nothing is allocated inside a training step but the first, which allocates the attention
+ * probabilities that layers keep for the backward (see {@link Layer}). The views are built by one method,
  * {@link #build}, run once with a counting {@link Sizer}, once with an allocating one and afterwards
  * with slicing ones, so the list of buffers is written exactly once.
  *
@@ -24,10 +25,11 @@ final class Activations {
      * What the forward pass keeps for the backward pass of one encoder layer. The GELU output
      * ([N, I]) is not kept but recomputed by the backward from ffnPre, into scratch shared by the
      * layers. The attention probabilities ([B, H, T, T], the largest activation at long sequences)
-     * are kept by as many layers as {@link #keptAttentionLayers} allows, and recomputed from Q and K
-     * by the others, except the last, whose probabilities the backward finds still in the shared
-     * scratch. At bert-base's batch 8 x 384 the probabilities are 57 MB a layer and cost 3% of the
-     * CPU's step to recompute (a batched GEMM and a softmax); the GELU output is 38 MB a layer for 1%.
+     * are kept by as many layers as {@link #keptAttentionLayers} allows, once the model trains (an
+     * evaluation never needs them: see {@link #shape}), and recomputed from Q and K by the others,
+     * except the last, whose probabilities the backward finds still in the shared scratch. At
+     * bert-base's batch 8 x 384 the probabilities are 57 MB a layer and cost 3% of the CPU's step to
+     * recompute (a batched GEMM and a softmax); the GELU output is 38 MB a layer for 1%.
      */
     record Layer(
             Buffer qkv,               // [N, 3C] = [B, T, 3, H, D]: Q, K and V of every head
@@ -41,7 +43,7 @@ final class Activations {
             Buffer output,            // [N, C] LayerNorm of it: the layer's output
             Buffer outputMean,        // [N]
             Buffer outputRstd,        // [N]
-            Buffer probs) {}          // [B, H, T, T] the attention probabilities, or null where recomputed
+            Buffer probs) {}          // [B, H, T, T] the attention probabilities, or null where not kept
 
     /** The inputs of a batch on the device (int buffers). */
     record Inputs(
@@ -100,8 +102,12 @@ final class Activations {
     /** The share of the backend's memory that kept attention probabilities may take. */
     private static final int KEPT_ATTENTION_SHARE = 32;
 
+    private final Backend backend;
     private final BertConfig config;
     private final int keptAttentionLayers;
+    private final List<Buffer> keptStorage = new ArrayList<>(); // the kept probabilities' arenas, once training
+    private final long keptSlot;     // floats a keeping layer's probabilities take in those arenas
+    private final int keptPerArena;  // keeping layers per arena
     private final int maxBatch;
     private final int maxTokens;
     private final List<Buffer> storage = new ArrayList<>();
@@ -124,8 +130,11 @@ final class Activations {
             throw new IllegalArgumentException("cannot keep the attention of " + keptAttentionLayers + " of "
                     + config.layers() + " layers");
         }
+        this.backend = backend;
         this.config = config;
         this.keptAttentionLayers = keptAttentionLayers;
+        this.keptSlot = aligned(Math.multiplyExact(Math.multiplyExact(maxBatch * config.heads(), maxTokens), maxTokens));
+        this.keptPerArena = (int) Math.max(1, arenaFloats / keptSlot);
         this.maxBatch = maxBatch;
         this.maxTokens = maxTokens;
         // the float buffers are slices of a few large allocations (arenas), placed by a first pass
@@ -215,13 +224,26 @@ final class Activations {
         return maxTokens;
     }
 
-    /** The views for a batch of {@code batch} sequences of {@code tokens} tokens. */
+    /** The views for a batch of {@code batch} sequences of {@code tokens} tokens, for an evaluation. */
     Views shape(int batch, int tokens) {
+        return shape(batch, tokens, false);
+    }
+
+    /**
+     * The views for a batch of {@code batch} sequences of {@code tokens} tokens. The first time
+     * {@code training} is true, the layers that keep their attention probabilities get their buffers
+     * (allocated once, at the largest shape, like the rest): a model that only evaluates never holds them.
+     */
+    Views shape(int batch, int tokens, boolean training) {
         if (batch < 1 || batch > maxBatch || tokens < 1 || tokens > maxTokens) {
             throw new IllegalArgumentException("batch " + batch + " x " + tokens + " tokens exceeds the "
                     + maxBatch + " x " + maxTokens + " the model was sized for");
         }
-        if (batch != this.batch || tokens != this.tokens) {
+        boolean keepNow = training && keptStorage.isEmpty() && keptAttentionLayers > 0;
+        if (keepNow) {
+            allocateKeptProbabilities();
+        }
+        if (keepNow || batch != this.batch || tokens != this.tokens) {
             int[] next = {0};
             Sizer slicer = new Sizer() {
                 // the same order as the allocation: each call takes the next stored buffer's prefix
@@ -240,6 +262,23 @@ final class Activations {
             this.tokens = tokens;
         }
         return views;
+    }
+
+    /** One [maxBatch, H, maxTokens, maxTokens] slot per keeping layer, in arenas of at most the cap (or one slot). */
+    private void allocateKeptProbabilities() {
+        for (int first = 0; first < keptAttentionLayers; first += keptPerArena) {
+            int slots = Math.min(keptPerArena, keptAttentionLayers - first);
+            keptStorage.add(backend.allocateFloats(Math.toIntExact(slots * keptSlot)));
+        }
+    }
+
+    /** Layer {@code layer}'s kept probabilities at [b, H, t, t], or null where it keeps none (yet). */
+    private Buffer keptProbabilities(int layer, int b, int t) {
+        if (layer >= keptAttentionLayers || keptStorage.isEmpty()) {
+            return null;
+        }
+        return keptStorage.get(layer / keptPerArena).slice(Math.toIntExact(layer % keptPerArena * keptSlot),
+                b * config.heads() * t * t);
     }
 
     private Views build(Sizer s, int b, int t) {
@@ -261,7 +300,7 @@ final class Activations {
                     s.floats(n * c), s.floats(n * c), s.floats(n), s.floats(n),
                     s.floats(n * i),
                     s.floats(n * c), s.floats(n * c), s.floats(n), s.floats(n),
-                    layer < keptAttentionLayers ? s.floats(attention) : null));
+                    keptProbabilities(layer, b, t)));
         }
         return new Views(inputs, embeddingSum, embeddingNorm, embeddingMean, embeddingRstd, embeddingOutput,
                 List.copyOf(layers),

@@ -109,7 +109,7 @@ public final class BertQa {
         int d = config.headDim();
         int i = config.intermediateSize();
         float eps = config.layerNormEps();
-        Activations.Views a = activations.shape(b, t);
+        Activations.Views a = activations.shape(b, t, dropout != null); // a training pass keeps attention
         this.views = a;
         upload(batch, a.inputs());
 

@@ -1,12 +1,15 @@
 package dev.jbert.core.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
 import dev.jbert.kernels.cpu.CpuBackend;
 import java.lang.reflect.Proxy;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -24,12 +27,30 @@ class ActivationsTest {
             for (long cap : new long[] {1L << 30, 4096}) {
                 Activations activations = new Activations(backend, config, 3, 13, 1, cap);
                 assertEquals(cap == 4096, activations.arenaCount() > 1, "arenas: " + activations.arenaCount());
-                assertOwnValues(backend, activations.buffers());
+                Activations.Views training = activations.shape(3, 13, true); // layer 0 now keeps its probabilities
+                List<Buffer> all = new ArrayList<>(activations.buffers());
+                all.add(training.layers().get(0).probs());
+                assertOwnValues(backend, all);
                 // re-sliced for a smaller batch, the views are still disjoint
                 Activations.Views small = activations.shape(2, 7);
                 assertOwnValues(backend, List.of(small.probs(), small.probsDropped(), small.dScores(), small.ffnGelu(),
-                        small.dQkv(), small.dFfn(), small.layers().get(0).qkv(), small.layers().get(1).output()));
+                        small.dQkv(), small.dFfn(), small.layers().get(0).qkv(), small.layers().get(1).output(),
+                        small.layers().get(0).probs()));
             }
+        }
+    }
+
+    /** Only a training pass gets the kept probabilities' buffers; they stay for every later shape. */
+    @Test
+    void onlyTrainingKeepsAttentionProbabilities() {
+        try (Backend backend = new CpuBackend(1, true)) {
+            Activations activations = new Activations(backend, config, 3, 13, 2, 1L << 30);
+            assertNull(activations.shape(3, 13).layers().get(0).probs(), "an evaluation keeps none");
+            Activations.Views training = activations.shape(3, 13, true);
+            assertEquals(3 * 4 * 13 * 13, training.layers().get(1).probs().length());
+            Activations.Views later = activations.shape(2, 7);
+            assertEquals(2 * 4 * 7 * 7, later.layers().get(0).probs().length());
+            assertNotSame(later.layers().get(0).probs(), later.layers().get(1).probs());
         }
     }
 
