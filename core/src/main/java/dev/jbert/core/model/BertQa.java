@@ -292,7 +292,7 @@ public final class BertQa {
             // probabilities are the layer's own where it kept them; the last layer's are still in the
             // scratch; the others' are recomputed from Q and K (bitwise the forward's: the same ops on
             // the same inputs)
-            Buffer probs = l.probs() != null ? l.probs()
+            Buffer probs = kept(l) != null ? kept(l)
                     : layer == config.layers() - 1 ? a.probs() : attentionProbabilities(l, a, layer, true);
             MatrixLayout scores = MatrixLayout.dense(t, t);
             backend.gemmBatched(false, true, t, t, d, 1, a.dContext(), headsOfHidden(), value(l.qkv()), headsOfQkv(),
@@ -420,7 +420,7 @@ public final class BertQa {
         int b = batch.size();
         int t = batch.tokens();
         int h = config.heads();
-        Buffer probs = l.probs() != null ? l.probs() : a.probs();
+        Buffer probs = kept(l) != null ? kept(l) : a.probs();
         backend.gemmBatched(false, true, t, t, config.headDim(), 1, query(l.qkv()), headsOfQkv(), key(l.qkv()), headsOfQkv(),
                 0, probs, MatrixLayout.dense(t, t), b * h);
         tap(recomputed ? "probs (scores, recomputed)" : "probs (scores)", layer, probs, "B H T T");
@@ -435,6 +435,15 @@ public final class BertQa {
             tap("probsDropped", layer, a.probsDropped(), "B H T T");
         }
         return probs;
+    }
+
+    /**
+     * Where this layer keeps its attention probabilities for the backward: its own buffer in a training
+     * pass, null in an evaluation, which writes them to the shared scratch (one buffer reused by every
+     * layer, rather than as many as keep theirs).
+     */
+    private Buffer kept(Activations.Layer l) {
+        return dropout != null ? l.probs() : null;
     }
 
     /** Whether this pass drops attention probabilities: training, with a non-zero rate. */

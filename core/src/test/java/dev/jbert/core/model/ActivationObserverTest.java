@@ -155,4 +155,24 @@ class ActivationObserverTest {
             }
         }
     }
+
+    /**
+     * An evaluation forward writes its probabilities to the shared scratch, not to the buffers a
+     * training pass keeps; a backward after it must use its own probabilities, not the stale ones.
+     */
+    @Test
+    void aBackwardAfterAnEvaluationUsesThatEvaluationsProbabilities() {
+        BertQa trained = new BertQa(backend, model.config(), 3, 13, 2);
+        BertQa fresh = new BertQa(backend, model.config(), 3, 13, 2);
+        backend.copy(model.parameters().all(), trained.parameters().all());
+        backend.copy(model.parameters().all(), fresh.parameters().all());
+        trained.forward(batch, new Dropout(7, 3)); // fills the kept buffers
+        trained.forward(batch, null);
+        trained.zeroGradients();
+        trained.backward(1);
+        fresh.forward(batch, null);
+        fresh.zeroGradients();
+        fresh.backward(1);
+        assertArrayEquals(read(fresh.gradients().all()), read(trained.gradients().all()));
+    }
 }
