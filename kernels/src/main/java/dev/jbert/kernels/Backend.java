@@ -198,6 +198,25 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Attention in an evaluation forward, per (sequence, head): {@code context = softmax(scale Q Kᵀ) V}
+     * over the real keys. Q, K and V are {@code [T, D]} matrices where {@code heads} puts them in
+     * their buffers, and each context matrix goes where {@code contextHeads} says, as
+     * {@link #gemmBatched} takes them; {@code mask [B, T]} as {@link #attentionSoftmaxForward}'s. This
+     * default runs those three ops, the probabilities passing through {@code scores}
+     * ({@code [B, H, T, T]}, left holding them); a backend may instead take one (sequence, head) at a
+     * time and keep its {@code [T, T]} probabilities in cache, never writing {@code scores}.
+     */
+    default void attentionEvaluation(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer mask, Buffer context,
+                                     MatrixLayout contextHeads, Buffer scores, int batch, int headCount, int tokens,
+                                     int headDim, float scale) {
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        gemmBatched(false, true, tokens, tokens, headDim, 1, q, heads, k, heads, 0, scores, dense, batch * headCount);
+        attentionSoftmaxForward(scores, mask, scores, batch, headCount, tokens, scale);
+        gemmBatched(false, false, tokens, headDim, tokens, 1, scores, dense, v, heads, 0, context, contextHeads,
+                batch * headCount);
+    }
+
+    /**
      * {@code dScores = scale * probs * (dProbs - sum(dProbs * probs))} row by row: the gradient of
      * the scores through the forward above. {@code dScores} may alias {@code dProbs}.
      */

@@ -341,6 +341,43 @@ class BackendOpsTest {
         h.assertClose("layerNorm dBeta", edBeta, bdBeta, 1e-4, 1e-5);
     }
 
+    /**
+     * Attention for an evaluation, which a backend may run one (sequence, head) at a time with the
+     * probabilities kept in cache: the context must be the three ops' (gemmBatched, the softmax,
+     * gemmBatched), bit for bit on the CPU, which runs the same GEMM and softmax code per head, and
+     * within the GEMM's tolerance elsewhere. Q, K and V in place in a [B, T, 3, H, D] projection as
+     * the model lays them out, padded sequences, 37 tokens (rows not a multiple of the vector width).
+     */
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void attentionEvaluationIsTheThreeOps(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED + 11);
+        int batch = 2, heads = 3, tokens = 37, headDim = 8, c = heads * headDim;
+        int[] mask = new int[batch * tokens];
+        Arrays.fill(mask, 0, tokens, 1);
+        Arrays.fill(mask, tokens, tokens + 20, 1); // the second sequence padded after 20 tokens
+        Buffer qkv = h.upload(h.gaussian(batch * tokens * 3 * c, 1));
+        Buffer q = qkv.slice(0, qkv.length()), k = qkv.slice(c, qkv.length() - c), v = qkv.slice(2 * c, qkv.length() - 2 * c);
+        MatrixLayout inQkv = new MatrixLayout(3 * c, heads, tokens * 3 * c, headDim);
+        MatrixLayout inContext = new MatrixLayout(c, heads, tokens * c, headDim);
+        Buffer bmask = h.upload(mask);
+        float scale = (float) (1 / Math.sqrt(headDim));
+        Buffer fused = backend.allocateFloats(batch * tokens * c);
+        backend.attentionEvaluation(q, k, v, inQkv, bmask, fused, inContext, backend.allocateFloats(batch * heads * tokens * tokens),
+                batch, heads, tokens, headDim, scale);
+        Buffer scores = backend.allocateFloats(batch * heads * tokens * tokens), threeOps = backend.allocateFloats(batch * tokens * c);
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        backend.gemmBatched(false, true, tokens, tokens, headDim, 1, q, inQkv, k, inQkv, 0, scores, dense, batch * heads);
+        backend.attentionSoftmaxForward(scores, bmask, scores, batch, heads, tokens, scale);
+        backend.gemmBatched(false, false, tokens, headDim, tokens, 1, scores, dense, v, inQkv, 0, threeOps, inContext, batch * heads);
+        if (backend instanceof CudaBackend) {
+            double[] expected = toDoubles(h.download(threeOps));
+            h.assertClose("attention context", expected, fused, 1e-5, 10 * TestBackends.gemmTolerance(backend));
+        } else {
+            assertArrayEquals(h.download(threeOps), h.download(fused), "attention context");
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("dev.jbert.kernels.TestBackends#all")
     void attentionSoftmax(Backend backend) {
@@ -366,9 +403,7 @@ class BackendOpsTest {
                 batch, heads, tokens, (float) scale, 0.1f, 42, 9);
         h.assertClose("attention probs (with dropout)", expected, fusedProbs, 1e-7, 2e-6);
         double[] expectedFusedDropped = new double[scores.length];
-        float[] actualProbs = h.download(fusedProbs);
-        ReferenceElementwise.dropout(IntStream.range(0, actualProbs.length).mapToDouble(i -> actualProbs[i]).toArray(),
-                expectedFusedDropped, 0.1f, 42, 9);
+        ReferenceElementwise.dropout(toDoubles(h.download(fusedProbs)), expectedFusedDropped, 0.1f, 42, 9);
         h.assertClose("attention probsDropped", expectedFusedDropped, fusedDropped, 0, 1e-6);
 
         double[] dProbs = h.gaussian(scores.length, 1);
@@ -562,5 +597,9 @@ class BackendOpsTest {
     /** The values rounded to float: what a backend receives when the reference's output is uploaded. */
     private static double[] toFloatPrecision(double[] values) {
         return Arrays.stream(values).map(v -> (float) v).toArray();
+    }
+
+    private static double[] toDoubles(float[] values) {
+        return IntStream.range(0, values.length).mapToDouble(i -> values[i]).toArray();
     }
 }

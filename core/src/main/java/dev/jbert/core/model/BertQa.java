@@ -33,6 +33,7 @@ public final class BertQa {
     private Batch batch;
     private Dropout dropout;
     private ActivationObserver observer; // null unless a study tool is watching
+    private boolean evaluatedUnwatched;  // the last forward ran attentionEvaluation: no probabilities left in the scratch
 
     /** A model with zeroed parameters, sized for batches up to {@code maxBatch x maxTokens}. */
     public BertQa(Backend backend, BertConfig config, int maxBatch, int maxTokens) {
@@ -101,6 +102,7 @@ public final class BertQa {
     public float forward(Batch batch, Dropout dropout) {
         this.batch = batch;
         this.dropout = dropout;
+        this.evaluatedUnwatched = dropout == null && observer == null;
         int b = batch.size();
         int t = batch.tokens();
         int n = b * t;
@@ -136,14 +138,21 @@ public final class BertQa {
             // batched products below read them in place (see headsOfQkv), B H matrices at a time
             linear(x, w.qkvWeight(), w.qkvBias(), l.qkv(), n, 3 * c, c);
             tap("qkv", layer, l.qkv(), "B T 3 H D");
-            // into the layer's own buffer where it keeps them for the backward, else into the shared scratch
-            Buffer probs = attentionProbabilities(l, a, layer, false);
-            if (attentionDropoutOn()) {
-                probs = a.probsDropped();
+            if (dropout == null && observer == null) {
+                // an evaluation that nobody watches: the backend may keep each head's probabilities in
+                // cache (the backward, if one follows, recomputes every layer's)
+                backend.attentionEvaluation(query(l.qkv()), key(l.qkv()), value(l.qkv()), headsOfQkv(),
+                        a.inputs().attentionMask(), l.context(), headsOfHidden(), a.probs(), b, h, t, d, attentionScale);
+            } else {
+                // into the layer's own buffer where it keeps them for the backward, else into the shared scratch
+                Buffer probs = attentionProbabilities(l, a, layer, false);
+                if (attentionDropoutOn()) {
+                    probs = a.probsDropped();
+                }
+                // context = probs V per (sequence, head), written straight into [B, T, H, D] = [N, C]: the heads merged
+                backend.gemmBatched(false, false, t, d, t, 1, probs, MatrixLayout.dense(t, t), value(l.qkv()), headsOfQkv(),
+                        0, l.context(), headsOfHidden(), b * h);
             }
-            // context = probs V per (sequence, head), written straight into [B, T, H, D] = [N, C]: the heads merged
-            backend.gemmBatched(false, false, t, d, t, 1, probs, MatrixLayout.dense(t, t), value(l.qkv()), headsOfQkv(),
-                    0, l.context(), headsOfHidden(), b * h);
             tap("context", layer, l.context(), "B T C");
             // output projection, dropout, residual, LayerNorm
             linear(l.context(), w.attentionOutWeight(), w.attentionOutBias(), a.dense(), n, c, c);
@@ -290,10 +299,12 @@ public final class BertQa {
             // context = dropout(probs) V: dDropped = dContext Vᵀ, dV = dropout(probs)ᵀ dContext, with the
             // heads of dContext [B, T, H, D] read in place and dV written into dQkv [B, T, 3, H, D]. The
             // probabilities are the layer's own where it kept them; the last layer's are still in the
-            // scratch; the others' are recomputed from Q and K (bitwise the forward's: the same ops on
-            // the same inputs)
+            // scratch, unless the forward was an unwatched evaluation (attentionEvaluation need not write
+            // them); the others' are recomputed from Q and K (bitwise the forward's: the same ops on the
+            // same inputs)
             Buffer probs = kept(l) != null ? kept(l)
-                    : layer == config.layers() - 1 ? a.probs() : attentionProbabilities(l, a, layer, true);
+                    : layer == config.layers() - 1 && !evaluatedUnwatched ? a.probs()
+                    : attentionProbabilities(l, a, layer, true);
             MatrixLayout scores = MatrixLayout.dense(t, t);
             backend.gemmBatched(false, true, t, t, d, 1, a.dContext(), headsOfHidden(), value(l.qkv()), headsOfQkv(),
                     0, a.dScores(), scores, b * h);

@@ -21,6 +21,8 @@ import java.util.Arrays;
  */
 public final class CpuBackend implements Backend {
     private final Parallel parallel;
+    /** Per thread: one (sequence, head)'s [T, T] attention block for attentionEvaluation, grown as needed. */
+    private final ThreadLocal<float[]> attentionBlock = ThreadLocal.withInitial(() -> new float[0]);
     private final Simd simd;
     private final Gemm gemm;
     private final ElementwiseKernels elementwise;
@@ -237,6 +239,41 @@ public final class CpuBackend implements Backend {
         int length = batch * heads * tokens * tokens;
         softmax.attentionForward(floats(scores, length, "scores"), ints(mask, batch * tokens, "mask"),
                 floats(probs, length, "probs"), batch, heads, tokens, scale);
+    }
+
+    /**
+     * One (sequence, head) per task: its scores go into the thread's own [T, T] block (590 KB at 384
+     * tokens, in L2), the softmax runs there, and P V reads them back from there; the [B, H, T, T]
+     * tensor is never written, and {@code scores} is left alone.
+     */
+    @Override
+    public void attentionEvaluation(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer mask, Buffer context,
+                                    MatrixLayout contextHeads, Buffer scores, int batch, int headCount, int tokens,
+                                    int headDim, float scale) {
+        int matrices = batch * headCount;
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, q, heads, k, heads, scores, dense, matrices);
+        ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, scores, dense, v, heads, context, contextHeads,
+                matrices);
+        CpuBuffer cq = floats(q, -1, "q"), ck = floats(k, -1, "k"), cv = floats(v, -1, "v");
+        CpuBuffer cm = ints(mask, batch * tokens, "mask"), cc = floats(context, -1, "context");
+        parallel.parallelFor(matrices, z -> {
+            float[] block = attentionBlock.get();
+            if (block.length < tokens * tokens) {
+                block = new float[tokens * tokens];
+                attentionBlock.set(block);
+            }
+            gemm.gemmOnThisThread(false, true, tokens, tokens, headDim, 1, cq.floats, cq.offset + (int) heads.start(z),
+                    heads.rowStride(), ck.floats, ck.offset + (int) heads.start(z), heads.rowStride(), 0, block, 0, tokens);
+            float[] lanes = Simd.lanes();
+            int maskRow = cm.offset + z / headCount * tokens;
+            for (int row = 0; row < tokens; row++) {
+                softmax.attentionRow(block, row * tokens, cm.ints, maskRow, block, row * tokens, tokens, scale, lanes);
+            }
+            gemm.gemmOnThisThread(false, false, tokens, headDim, tokens, 1, block, 0, tokens, cv.floats,
+                    cv.offset + (int) heads.start(z), heads.rowStride(), 0, cc.floats,
+                    cc.offset + (int) contextHeads.start(z), contextHeads.rowStride());
+        });
     }
 
     /** Fused, a block of rows at a time: the block's dropout reads probabilities still in cache. */

@@ -126,6 +126,15 @@ public final class Gemm {
     }
 
     /**
+     * C = alpha * op(A) op(B) + beta * C with rows {@code lda}, {@code ldb}, {@code ldc} apart, on the
+     * calling thread only: for a task inside a parallelFor body.
+     */
+    public void gemmOnThisThread(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOffset,
+                                 int lda, float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc) {
+        gemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, null, 0, 1);
+    }
+
+    /**
      * The same with rows {@code lda}, {@code ldb}, {@code ldc} apart, plus the bias row when
      * {@code bias} is not null, its work split for {@code threads} threads (1 inside a parallelFor body).
      */

@@ -34,61 +34,65 @@ final class SoftmaxKernels {
     /** Rows [first, last) of {@link #attentionForward}, on the calling thread. */
     void attentionForwardRows(CpuBuffer scores, CpuBuffer mask, CpuBuffer probs, int heads, int tokens, float scale,
                               int first, int last) {
-        float[] ss = scores.floats;
-        float[] ps = probs.floats;
-        int[] ms = mask.ints;
-        int bound = simd.bound(tokens);
         float[] lanes = Simd.lanes();
         for (int rowIndex = first; rowIndex < last; rowIndex++) {
             int b = rowIndex / (heads * tokens);
-            int maskRow = mask.offset + b * tokens;
-            int in = scores.offset + rowIndex * tokens;
-            int out = probs.offset + rowIndex * tokens;
+            attentionRow(scores.floats, scores.offset + rowIndex * tokens, mask.ints, mask.offset + b * tokens,
+                    probs.floats, probs.offset + rowIndex * tokens, tokens, scale, lanes);
+        }
+    }
 
-            FloatVector vmax = FloatVector.broadcast(Simd.FLOATS, Float.NEGATIVE_INFINITY);
-            int k = 0;
-            for (; k < bound; k += Simd.LANES) {
-                VectorMask<Float> real = IntVector.fromArray(Simd.INTS, ms, maskRow + k)
-                        .compare(VectorOperators.NE, 0).cast(Simd.FLOATS);
-                FloatVector s = FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale);
-                vmax = vmax.lanewise(VectorOperators.MAX, s, real);
+    /**
+     * One row of the attention softmax: {@code ps[out ..]} = softmax over the real keys of
+     * {@code scale * ss[in ..]}, the keys' mask at {@code ms[maskRow ..]}, {@code tokens} long;
+     * {@code lanes} is the caller's {@link Simd#lanes}. Three passes over the row: max, exp and sum, divide.
+     */
+    void attentionRow(float[] ss, int in, int[] ms, int maskRow, float[] ps, int out, int tokens, float scale,
+                      float[] lanes) {
+        int bound = simd.bound(tokens);
+        FloatVector vmax = FloatVector.broadcast(Simd.FLOATS, Float.NEGATIVE_INFINITY);
+        int k = 0;
+        for (; k < bound; k += Simd.LANES) {
+            VectorMask<Float> real = IntVector.fromArray(Simd.INTS, ms, maskRow + k)
+                    .compare(VectorOperators.NE, 0).cast(Simd.FLOATS);
+            FloatVector s = FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale);
+            vmax = vmax.lanewise(VectorOperators.MAX, s, real);
+        }
+        float max = vmax.reduceLanes(VectorOperators.MAX); // exact in any order
+        for (; k < tokens; k++) {
+            if (ms[maskRow + k] != 0) {
+                max = Math.max(max, ss[in + k] * scale);
             }
-            float max = vmax.reduceLanes(VectorOperators.MAX); // exact in any order
-            for (; k < tokens; k++) {
-                if (ms[maskRow + k] != 0) {
-                    max = Math.max(max, ss[in + k] * scale);
-                }
-            }
+        }
 
-            // e^(scale s - max) computed in place in the output row (Simd.exp takes an array); the
-            // masking and the sum are a second pass, so that no vector is live across the call
-            for (k = 0; k < bound; k += Simd.LANES) {
-                FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale).sub(max).intoArray(ps, out + k);
-                Simd.exp(ps, out + k);
-            }
-            FloatVector vsum = FloatVector.zero(Simd.FLOATS);
-            for (k = 0; k < bound; k += Simd.LANES) {
-                VectorMask<Float> masked = IntVector.fromArray(Simd.INTS, ms, maskRow + k)
-                        .compare(VectorOperators.EQ, 0).cast(Simd.FLOATS);
-                FloatVector e = FloatVector.fromArray(Simd.FLOATS, ps, out + k).blend(0f, masked);
-                e.intoArray(ps, out + k);
-                vsum = vsum.add(e);
-            }
-            vsum.intoArray(lanes, 0);
-            float sum = Simd.sum(lanes);
-            for (; k < tokens; k++) {
-                float e = ms[maskRow + k] != 0 ? (float) Math.exp(ss[in + k] * scale - max) : 0f;
-                ps[out + k] = e;
-                sum += e;
-            }
+        // e^(scale s - max) computed in place in the output row (Simd.exp takes an array); the
+        // masking and the sum are a second pass, so that no vector is live across the call
+        for (k = 0; k < bound; k += Simd.LANES) {
+            FloatVector.fromArray(Simd.FLOATS, ss, in + k).mul(scale).sub(max).intoArray(ps, out + k);
+            Simd.exp(ps, out + k);
+        }
+        FloatVector vsum = FloatVector.zero(Simd.FLOATS);
+        for (k = 0; k < bound; k += Simd.LANES) {
+            VectorMask<Float> masked = IntVector.fromArray(Simd.INTS, ms, maskRow + k)
+                    .compare(VectorOperators.EQ, 0).cast(Simd.FLOATS);
+            FloatVector e = FloatVector.fromArray(Simd.FLOATS, ps, out + k).blend(0f, masked);
+            e.intoArray(ps, out + k);
+            vsum = vsum.add(e);
+        }
+        vsum.intoArray(lanes, 0);
+        float sum = Simd.sum(lanes);
+        for (; k < tokens; k++) {
+            float e = ms[maskRow + k] != 0 ? (float) Math.exp(ss[in + k] * scale - max) : 0f;
+            ps[out + k] = e;
+            sum += e;
+        }
 
-            float inverse = sum > 0 ? 1 / sum : 0; // all keys masked: a row of zeros
-            for (k = 0; k < bound; k += Simd.LANES) {
-                FloatVector.fromArray(Simd.FLOATS, ps, out + k).mul(inverse).intoArray(ps, out + k);
-            }
-            for (; k < tokens; k++) {
-                ps[out + k] *= inverse;
-            }
+        float inverse = sum > 0 ? 1 / sum : 0; // all keys masked: a row of zeros
+        for (k = 0; k < bound; k += Simd.LANES) {
+            FloatVector.fromArray(Simd.FLOATS, ps, out + k).mul(inverse).intoArray(ps, out + k);
+        }
+        for (; k < tokens; k++) {
+            ps[out + k] *= inverse;
         }
     }
 
