@@ -48,10 +48,4 @@ public record MatrixLayout(int rowStride, int perGroup, int groupStride, int mem
         }
         return furthest + (long) (rows - 1) * rowStride + cols;
     }
-
-    /** Whether this is the layout of consecutive dense {@code [rows, cols]} matrices. */
-    public boolean isDense(int rows, int cols) {
-        return rowStride == cols && (perGroup == 1 ? groupStride == rows * cols
-                : memberStride == rows * cols && groupStride == perGroup * rows * cols);
-    }
 }

@@ -73,7 +73,6 @@ public final class Philox {
         return (bits >>> 8) * 0x1.0p-24f;
     }
 
-    /** The smallest 24-bit value whose uniform float is at least {@code p}. */
     /** Throws unless {@code p} is a dropout probability, in [0, 1). */
     public static void checkProbability(float p) {
         if (!(p >= 0 && p < 1)) {
@@ -81,6 +80,7 @@ public final class Philox {
         }
     }
 
+    /** The smallest 24-bit value whose uniform float is at least {@code p}. */
     public static int keepThreshold(float p) {
         return (int) Math.ceil(p * 0x1.0p24);
     }

@@ -196,11 +196,6 @@ final class Activations {
         return (int) Math.min(Math.max(0, config.layers() - 1), fit);
     }
 
-    /** How many layers, counted from the first, keep their attention probabilities for the backward. */
-    int keptAttentionLayers() {
-        return keptAttentionLayers;
-    }
-
     /** A slice's length rounded up to 64 floats (256 bytes), so that every slice starts aligned for the GPU's vector loads. */
     private static long aligned(int length) {
         return (length + 63L) / 64 * 64;

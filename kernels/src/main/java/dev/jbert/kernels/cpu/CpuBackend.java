@@ -285,11 +285,19 @@ public final class CpuBackend implements Backend {
         int length = batch * heads * tokens * tokens;
         CpuBuffer cs = floats(scores, length, "scores"), cm = ints(mask, batch * tokens, "mask");
         CpuBuffer cp = floats(probs, length, "probs"), cpd = floats(probsDropped, length, "probsDropped");
-        // blocks of 64 rows start at multiples of 64 tokens, so each starts a Philox tile, as range needs
-        parallel.parallelForRanges(batch * heads * tokens, SoftmaxKernels.ROWS_PER_TASK, (first, last) -> {
+        inRowBlocks(batch * heads * tokens, (first, last) -> {
             softmax.attentionForwardRows(cs, cm, cp, heads, tokens, scale, first, last);
             dropout.range(cp, cpd, first * tokens, last * tokens, p, seed, stream);
         });
+    }
+
+    /**
+     * The attention rows [0, rows) in blocks of {@link SoftmaxKernels#ROWS_PER_TASK}, in parallel:
+     * the fused softmax-and-dropout ops' tasks. A block starts at a multiple of 64 rows, so at a
+     * multiple of 64 tokens: each starts a Philox tile, as {@link DropoutKernel#range} needs.
+     */
+    private void inRowBlocks(int rows, Parallel.RangeBody body) {
+        parallel.parallelForRanges(rows, SoftmaxKernels.ROWS_PER_TASK, body);
     }
 
     @Override
@@ -314,8 +322,7 @@ public final class CpuBackend implements Backend {
         int length = batch * heads * tokens * tokens;
         CpuBuffer cp = floats(probs, length, "probs"), cd = floats(dDropped, length, "dDropped");
         CpuBuffer cpd = floats(probsDropped, length, "probsDropped"), cs = floats(dScores, length, "dScores");
-        // blocks of 64 rows start at multiples of 64 tokens, so each starts a Philox tile, as range needs
-        parallel.parallelForRanges(batch * heads * tokens, SoftmaxKernels.ROWS_PER_TASK, (first, last) -> {
+        inRowBlocks(batch * heads * tokens, (first, last) -> {
             dropout.range(cp, cpd, first * tokens, last * tokens, p, seed, stream);
             softmax.attentionBackwardRows(cp, cpd, cd, cs, tokens, scale, first, last);
         });
