@@ -99,8 +99,15 @@ public class GemmBenchmark {
             "attn.scores", "attn.context", "attn.dP", "attn.dV", "attn.dQ", "attn.dK"})
     String shape;
 
+    /**
+     * Which implementation runs. JMH runs the parameter combinations with the names in alphabetical
+     * order, the first varying slowest: named "impl", this ran every jbert shape first and every
+     * OpenBLAS shape five minutes later, and these shared VMs drift over minutes (a training step
+     * went from 6.2 to 7.1 s within half an hour). As "side" (after "shape"), each shape's two sides
+     * run back to back.
+     */
     @Param({"jbert", "openblas"})
-    String impl;
+    String side;
 
     Shape s;
     int strideA, strideB, strideC;
@@ -124,7 +131,7 @@ public class GemmBenchmark {
         a = random(random, strideA * s.batch());
         b = random(random, strideB * s.batch());
         c = random(random, strideC * s.batch());
-        if (impl.equals("jbert")) {
+        if (side.equals("jbert")) {
             parallel = new Parallel(2);
             gemm = new Gemm(parallel, true);
         } else {
@@ -215,9 +222,9 @@ public class GemmBenchmark {
         }
     }
 
-    static Statistics statistics(Collection<RunResult> results, Shape shape, String impl) {
+    static Statistics statistics(Collection<RunResult> results, Shape shape, String side) {
         for (RunResult r : results) {
-            if (shape.name().equals(r.getParams().getParam("shape")) && impl.equals(r.getParams().getParam("impl"))) {
+            if (shape.name().equals(r.getParams().getParam("shape")) && side.equals(r.getParams().getParam("side"))) {
                 return r.getPrimaryResult().getStatistics();
             }
         }

@@ -5,6 +5,8 @@ import static dev.jbert.kernels.cpu.GemmKernel.NR;
 
 import dev.jbert.kernels.MatrixLayout;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -83,6 +85,8 @@ public final class Gemm {
      * attention's dV and dK fell from 1.26-1.49x OpenBLAS to 0.68-0.89x (JMH, 2 threads, best calls).
      */
     static final int IN_PLACE_KC = 256;
+    /** Bytes of a cache line, the packed B block's alignment. */
+    private static final int CACHE_LINE = 64;
     /** Batched GEMMs run one matrix per task when there are at least this many per thread. */
     private static final int BATCH_PER_THREAD = 2;
 
@@ -91,12 +95,28 @@ public final class Gemm {
     private final Simd ops; // the bias rows' adds
     private final ThreadLocal<Workspace> workspaces = ThreadLocal.withInitial(Workspace::new);
 
-    /** One thread's packing buffers and the spill tile for partial tiles. */
+    /**
+     * One thread's packing buffers and the spill tile for partial tiles. The B block is off the heap,
+     * aligned to a cache line: the microkernel loads two vectors of it per step, and a Java array's
+     * elements lie wherever the heap put the array (8-byte aligned, then a 16-byte header), so from
+     * an array most 64-byte vector loads straddle two cache lines. Measured on the microkernel alone
+     * (one thread, kc 768, four offsets interleaved in one JVM, best of 54 rounds): 185-188 GFLOP/s
+     * at the three misaligned offsets, 205-207 at the aligned one, 213 from an aligned native
+     * segment; whole GEMMs, old and new builds alternating in one JVM
+     * ({@code benchmarks/results/Gemm-ab-aligned-b-2026-11-27-*.txt}): +3% to +11% on 11 of bert's
+     * 15 shapes, the weight gradients unchanged. In {@code jbert bench} (A/B, alternating) and in
+     * JMH, no change beyond noise: there the heap had evidently put the array on a good address
+     * (allocation is deterministic), which now no longer depends on luck. A is only broadcast, one
+     * float at a time, so its panel can stay an array.
+     */
     private static final class Workspace {
-        final float[] packedB = new float[NC / NR * GemmPacking.stride(NR, KC)];
+        final MemorySegment packedB = Arena.ofAuto().allocate(
+                (long) NC / NR * GemmPacking.stride(NR, KC) * Float.BYTES, CACHE_LINE);
         final float[] tile = new float[MR * NR];
         /** op(A)'s panel for one k block (see GemmPacking.packA): grown to the largest m * kc. */
         float[] panelA = new float[0];
+        /** The panel as the packing writes it. */
+        MemorySegment panelView = MemorySegment.ofArray(panelA);
     }
 
     /** {@code simd == false} keeps the blocking and packing but uses the scalar microkernel. */
@@ -189,7 +209,7 @@ public final class Gemm {
                           float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc,
                           float[] bias, int biasOffset, int threads) {
         Workspace caller = workspaces.get();
-        float[] packedB = caller.packedB;  // the caller's, shared with the other threads
+        MemorySegment packedB = caller.packedB;  // the caller's, shared with the other threads
         int mBlocks = Math.ceilDiv(m, MC), mSlivers = Math.ceilDiv(m, MR);
         // too few row blocks to keep every thread busy (m small, n large): split the columns too
         int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.ceilDiv(2 * threads, mBlocks);
@@ -202,14 +222,16 @@ public final class Gemm {
         int packed = mSlivers - firstPacked, packChunks = Math.min(packed, threads);
         if (packed > 0 && caller.panelA.length < mSlivers * GemmPacking.stride(MR, kcStep)) {
             caller.panelA = new float[mSlivers * GemmPacking.stride(MR, kcStep)];
+            caller.panelView = MemorySegment.ofArray(caller.panelA);
         }
         float[] panelA = caller.panelA;
+        MemorySegment panelView = caller.panelView;
         for (int p0 = 0; p0 < k; p0 += kcStep) {
             int kc = Math.min(kcStep, k - p0), pc = p0;
             float blockBeta = p0 == 0 ? beta : 1f;
             float[] blockBias = p0 + kc == k ? bias : null; // added once, to the finished sums
             parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, lda, m, pc, kc,
-                    firstPacked + t * packed / packChunks, firstPacked + (t + 1) * packed / packChunks, panelA));
+                    firstPacked + t * packed / packChunks, firstPacked + (t + 1) * packed / packChunks, panelView));
             for (int j0 = 0; j0 < n; j0 += NC) {
                 int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;
                 int chunks = Math.min(nChunks, slivers), bChunks = Math.min(slivers, threads);
@@ -233,7 +255,7 @@ public final class Gemm {
      * (the last k block of {@link #gemmPlusBias}), each finished tile gets its columns' bias.
      */
     private void macroKernel(Workspace own, boolean inPlace, float[] a, int aOffset, int lda,
-                             float[] panelA, int p0, int kc, float[] packedB, int nc, int i0, int iEnd,
+                             float[] panelA, int p0, int kc, MemorySegment packedB, int nc, int i0, int iEnd,
                              int firstSliver, int endSliver, float[] c, int cAt, int ldc, float alpha, float beta,
                              float[] bias, int biasAt) {
         for (int r = i0; r < iEnd; r += MR) {

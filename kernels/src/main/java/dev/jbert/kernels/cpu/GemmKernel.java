@@ -1,5 +1,8 @@
 package dev.jbert.kernels.cpu;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -32,6 +35,8 @@ final class GemmKernel {
     static final int MR = 12;
     /** Columns of a tile (and of a packed B sliver): two vectors. */
     static final int NR = 2 * LANES;
+    /** The packed B block lives off the heap (see {@link Gemm}), in the machine's byte order. */
+    static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
     private GemmKernel() {}
 
@@ -39,21 +44,23 @@ final class GemmKernel {
      * C[rows][cols] at {@code c[cAt]} (row stride ldc) = alpha * A-sliver . B-sliver + beta * C, for
      * rows <= MR and cols <= NR. The A sliver holds MR contiguous floats per p, {@code aStep} floats
      * apart: MR when packed, or the row length of a transposed A read in place (see {@link Gemm}).
+     * The B sliver starts at float {@code bAt} of the packed block, a vector-aligned address.
      * The accumulators go through {@code tile} (MR * NR floats, in L1) to C: a helper taking vectors
      * as arguments would not always be inlined into this large method, and vectors passed across a
      * call are boxed (that cost 50x). A partial tile is computed whole
      * (packing pads with zeros) and only its valid part is written.
      */
-    static void tile(int kc, float[] ap, int aAt, int aStep, float[] bp, int bAt,
+    static void tile(int kc, float[] ap, int aAt, int aStep, MemorySegment bp, int bAt,
                      float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta, float[] tile) {
         FloatVector zero = FloatVector.zero(SPECIES);
         FloatVector c0_0 = zero, c0_1 = zero, c1_0 = zero, c1_1 = zero, c2_0 = zero, c2_1 = zero, c3_0 = zero, c3_1 = zero;
         FloatVector c4_0 = zero, c4_1 = zero, c5_0 = zero, c5_1 = zero, c6_0 = zero, c6_1 = zero, c7_0 = zero, c7_1 = zero;
         FloatVector c8_0 = zero, c8_1 = zero, c9_0 = zero, c9_1 = zero, c10_0 = zero, c10_1 = zero, c11_0 = zero, c11_1 = zero;
         for (int p = 0; p < kc; p++) {
-            int b = bAt + p * NR, a = aAt + p * aStep;
-            FloatVector b0 = FloatVector.fromArray(SPECIES, bp, b);
-            FloatVector b1 = FloatVector.fromArray(SPECIES, bp, b + LANES);
+            long b = (bAt + (long) p * NR) * Float.BYTES;
+            int a = aAt + p * aStep;
+            FloatVector b0 = FloatVector.fromMemorySegment(SPECIES, bp, b, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(SPECIES, bp, b + LANES * Float.BYTES, ORDER);
             FloatVector a0 = FloatVector.broadcast(SPECIES, ap[a + 0]);
             c0_0 = a0.fma(b0, c0_0);
             c0_1 = a0.fma(b1, c0_1);
@@ -119,7 +126,7 @@ final class GemmKernel {
     }
 
     /** The same tile with plain float FMAs: the "SIMD off" reference. */
-    static void tileScalar(int kc, float[] ap, int aAt, int aStep, float[] bp, int bAt,
+    static void tileScalar(int kc, float[] ap, int aAt, int aStep, MemorySegment bp, int bAt,
                            float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta, float[] tile) {
         Arrays.fill(tile, 0f);
         for (int p = 0; p < kc; p++) {
@@ -127,7 +134,7 @@ final class GemmKernel {
             for (int i = 0; i < MR; i++) {
                 float ai = ap[a + i];
                 for (int j = 0; j < NR; j++) {
-                    tile[i * NR + j] = Math.fma(ai, bp[b + j], tile[i * NR + j]);
+                    tile[i * NR + j] = Math.fma(ai, bp.getAtIndex(ValueLayout.JAVA_FLOAT, b + j), tile[i * NR + j]);
                 }
             }
         }

@@ -3,8 +3,10 @@ package dev.jbert.kernels.cpu;
 import static dev.jbert.kernels.cpu.GemmKernel.MR;
 import static dev.jbert.kernels.cpu.GemmKernel.NR;
 import static dev.jbert.kernels.cpu.GemmKernel.LANES;
+import static dev.jbert.kernels.cpu.GemmKernel.ORDER;
 import static dev.jbert.kernels.cpu.GemmKernel.SPECIES;
 
+import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 
@@ -18,6 +20,8 @@ import jdk.incubator.vector.VectorMask;
  *   packed B block (kc x nc): slivers of NR columns; sliver s holds  b[p][j] at s*stride(NR, kc) + p*NR + j
  * </pre>
  * A last, partial sliver is padded with zeros, so the microkernel always computes whole tiles.
+ * Blocks are written to a {@link MemorySegment} and positions counted in floats: B's block is off
+ * the heap, where it can be vector-aligned (see {@link Gemm}); A's panel is a float array's view.
  */
 final class GemmPacking {
     /** Steps of every sliver that {@code alongRows} packs before moving on to the next steps. */
@@ -45,7 +49,7 @@ final class GemmPacking {
      * 192-float runs of rows m floats apart, at 2.3 ns a float).
      */
     static void packA(boolean transA, float[] a, int at, int lda, int size, int p0, int kc,
-                      int firstSliver, int endSliver, float[] dst) {
+                      int firstSliver, int endSliver, MemorySegment dst) {
         int first = firstSliver * MR, end = Math.min(size, endSliver * MR);
         if (transA) {
             alongRows(a, at, lda, p0, kc, first, end, size, MR, dst);
@@ -60,7 +64,7 @@ final class GemmPacking {
      * or [n][k] when transB, its rows {@code ldb} apart.
      */
     static void packB(boolean transB, float[] b, int bOffset, int ldb,
-                      int p0, int kc, int j0, int nc, int firstSliver, int endSliver, float[] dst) {
+                      int p0, int kc, int j0, int nc, int firstSliver, int endSliver, MemorySegment dst) {
         int first = firstSliver * NR, end = Math.min(nc, endSliver * NR);
         if (transB) {
             acrossRows(b, bOffset + j0 * ldb, ldb, p0, kc, first, end, nc, NR, dst);
@@ -79,7 +83,7 @@ final class GemmPacking {
      * before the next sliver's turn: the TN weight-gradient GEMMs ran 13-32% slower that way.)
      */
     private static void alongRows(float[] src, int at, int ld, int p0, int kc, int first, int end, int size,
-                                  int width, float[] dst) {
+                                  int width, MemorySegment dst) {
         int stride = stride(width, kc), vectors = Math.ceilDiv(width, LANES);
         for (int q = 0; q < kc; q += STEPS_PER_PASS) {
             int qEnd = Math.min(kc, q + STEPS_PER_PASS);
@@ -105,9 +109,9 @@ final class GemmPacking {
      * 12-wide slivers: 0.32-0.37 ns a float this way (with STEPS_PER_PASS 16), against 0.71-0.82
      * with masked vectors, step by step across all slivers; a plain copy of the panel took 0.28-0.44.
      */
-    private static void copyWhole(float[] src, int from, float[] dst, int at, int vectors) {
+    private static void copyWhole(float[] src, int from, MemorySegment dst, int at, int vectors) {
         for (int v = 0; v < vectors; v++) {
-            FloatVector.fromArray(SPECIES, src, from + v * LANES).intoArray(dst, at + v * LANES);
+            FloatVector.fromArray(SPECIES, src, from + v * LANES).intoMemorySegment(dst, bytes(at + v * LANES), ORDER);
         }
     }
 
@@ -119,7 +123,7 @@ final class GemmPacking {
      * Measured on a 3072 x 256 panel: 0.33 ns a float, against 0.6 for a scalar copy.
      */
     private static void acrossRows(float[] src, int at, int ld, int p0, int kc, int first, int end, int size,
-                                   int width, float[] dst) {
+                                   int width, MemorySegment dst) {
         int[] rows = GATHER_ROWS.get();
         for (int s = first; s < end; s += width) {
             int count = Math.min(width, size - s), d = s / width * stride(width, kc);
@@ -133,7 +137,7 @@ final class GemmPacking {
                     // a vector wholly past the edge has no row to gather from (its base would be outside)
                     FloatVector step = j < count ? FloatVector.fromArray(SPECIES, src, row + p, rows, 0, valid)
                             : FloatVector.zero(SPECIES);
-                    step.intoArray(dst, d + p * width + j, inSliver);
+                    step.intoMemorySegment(dst, bytes(d + p * width + j), ORDER, inSliver);
                 }
             }
         }
@@ -145,10 +149,15 @@ final class GemmPacking {
      * edges: a masked vector with lanes off is about twice as slow as a whole one. Data movement
      * only, so it is the same with SIMD off.
      */
-    private static void copyPadded(float[] src, int from, int count, float[] dst, int at, int width) {
+    private static void copyPadded(float[] src, int from, int count, MemorySegment dst, int at, int width) {
         for (int j = 0; j < width; j += LANES) {
             FloatVector.fromArray(SPECIES, src, from + j, SPECIES.indexInRange(j, count))
-                    .intoArray(dst, at + j, SPECIES.indexInRange(j, width));
+                    .intoMemorySegment(dst, bytes(at + j), ORDER, SPECIES.indexInRange(j, width));
         }
+    }
+
+    /** The byte offset of float {@code index}. */
+    private static long bytes(int index) {
+        return (long) index * Float.BYTES;
     }
 }
