@@ -85,9 +85,8 @@ extern "C" __global__ void dropout(const float* x, float* y, long long n, unsign
     long long blocks = (n + 31) / 32 * 8;
     for (long long block = blockIdx.x * (long long) blockDim.x + threadIdx.x; block < blocks;
          block += (long long) gridDim.x * blockDim.x) {
-        unsigned int c[4] = {(unsigned int) block, (unsigned int) ((unsigned long long) block >> 32),
-                             (unsigned int) stream, (unsigned int) (stream >> 32)};
-        philox(c, (unsigned int) seed, (unsigned int) (seed >> 32));
+        unsigned int c[4];
+        philox_block(c, block, seed, stream);
         long long first = block / 8 * 32 + block % 8;
         for (int w = 0; w < 4; w++) {
             long long i = first + 8 * w;

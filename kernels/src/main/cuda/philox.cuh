@@ -20,3 +20,14 @@ __device__ __forceinline__ void philox(unsigned int c[4], unsigned int k0, unsig
         k1 += 0xBB67AE85u;
     }
 }
+
+// Block `block` of the dropout mask of (seed, stream): its counter is (block, stream), its key the seed.
+// c receives the block's 4 output words.
+__device__ __forceinline__ void philox_block(unsigned int c[4], long long block, unsigned long long seed,
+                                             unsigned long long stream) {
+    c[0] = (unsigned int) block;
+    c[1] = (unsigned int) ((unsigned long long) block >> 32);
+    c[2] = (unsigned int) stream;
+    c[3] = (unsigned int) (stream >> 32);
+    philox(c, (unsigned int) seed, (unsigned int) (seed >> 32));
+}

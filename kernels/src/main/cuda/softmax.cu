@@ -94,11 +94,9 @@ extern "C" __global__ void attention_softmax_dropout_forward(const float* scores
 #pragma unroll
     for (int pass = 0; pass < MAX_PASSES; pass++) {
         long long tile = firstTile + 4 * pass;
-        long long block = tile * 8 + j;
-        unsigned int c[4] = {(unsigned int) block, (unsigned int) ((unsigned long long) block >> 32),
-                             (unsigned int) stream, (unsigned int) (stream >> 32)};
+        unsigned int c[4] = {0, 0, 0, 0}; // a tile past the row's end draws nothing: none of its elements is used
         if (tile * 32 < end) {
-            philox(c, (unsigned int) seed, (unsigned int) (seed >> 32));
+            philox_block(c, tile * 8 + j, seed, stream);
         }
 #pragma unroll
         for (int w = 0; w < 4; w++) {
@@ -156,11 +154,9 @@ extern "C" __global__ void attention_dropout_softmax_backward(const float* probs
 #pragma unroll
     for (int pass = 0; pass < MAX_PASSES; pass++) {
         long long tile = firstTile + 4 * pass;
-        long long block = tile * 8 + j;
-        unsigned int c[4] = {(unsigned int) block, (unsigned int) ((unsigned long long) block >> 32),
-                             (unsigned int) stream, (unsigned int) (stream >> 32)};
+        unsigned int c[4] = {0, 0, 0, 0}; // a tile past the row's end draws nothing: none of its elements is used
         if (tile * 32 < end) {
-            philox(c, (unsigned int) seed, (unsigned int) (seed >> 32));
+            philox_block(c, tile * 8 + j, seed, stream);
         }
 #pragma unroll
         for (int w = 0; w < 4; w++) {
