@@ -138,7 +138,7 @@ public final class BertQa {
             // batched products below read them in place (see headsOfQkv), B H matrices at a time
             linear(x, w.qkvWeight(), w.qkvBias(), l.qkv(), n, 3 * c, c);
             tap("qkv", layer, l.qkv(), "B T 3 H D");
-            if (dropout == null && observer == null) {
+            if (evaluatedUnwatched) {
                 // an evaluation that nobody watches: the backend may keep each head's probabilities in
                 // cache (the backward, if one follows, recomputes every layer's)
                 backend.attentionEvaluation(query(l.qkv()), key(l.qkv()), value(l.qkv()), headsOfQkv(),

@@ -104,8 +104,9 @@ public final class Gemm {
      * at the three misaligned offsets, 205-207 at the aligned one, 213 from an aligned native
      * segment; whole GEMMs, old and new builds alternating in one JVM
      * ({@code benchmarks/results/Gemm-ab-aligned-b-2026-11-27-*.txt}): +3% to +11% on 11 of bert's
-     * 15 shapes, the weight gradients unchanged. In {@code jbert bench} (A/B, alternating) and in
-     * JMH, no change beyond noise: there the heap had evidently put the array on a good address
+     * 15 shapes; the weight gradients 0.99-1.03x there, 0.91-1.02x in repeats under G1 (perhaps a
+     * few percent slower: their packing writes to both kinds of segment). In {@code jbert bench}
+     * (A/B, alternating) and in JMH, no change beyond noise: there the heap had evidently put the array on a good address
      * (allocation is deterministic), which now no longer depends on luck. A is only broadcast, one
      * float at a time, so its panel can stay an array.
      */

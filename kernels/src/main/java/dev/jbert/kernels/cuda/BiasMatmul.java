@@ -24,9 +24,9 @@ import org.bytedeco.javacpp.PointerPointer;
  * <p>In cuBLAS's column-major terms y is {@code D [out, rows]} (ld out), W row-major {@code [out, in]}
  * is the column-major {@code [in, out]} used transposed, and x is {@code [in, rows]}:
  * {@code D = Wᵀ x + bias}, where the BIAS epilogue adds {@code bias[i]} to row i of D, that is to
- * column i of y. Each shape gets a plan once (layouts and the heuristic's algorithm); a shape for
- * which cuBLASLt offers none, or operands it cannot take, make {@link #run} return false, and the
- * caller falls back to a GEMM and addBias.
+ * column i of y. Each shape gets a plan once (layouts and the heuristic's algorithm); for a shape
+ * where cuBLASLt offers none, {@link #plan} returns null, and the caller falls back to a GEMM and
+ * addBias (as it does for a bias that is not 16-byte aligned).
  */
 final class BiasMatmul implements AutoCloseable {
     /** cuBLASLt's workspace: 32 MiB, what NVIDIA advises for Hopper. */
