@@ -217,6 +217,52 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Attention in a training forward with attention dropout, per (sequence, head):
+     * {@code probs = softmax(scale Q Kᵀ)} over the real keys, written to {@code probs [B, H, T, T]}
+     * for the backward, and {@code context = dropout(probs) V}, the dropout's p, seed and stream as
+     * {@link #attentionSoftmaxDropoutForward} takes them. Layouts and mask as in
+     * {@link #attentionEvaluation}. This default runs those three ops, the dropped probabilities
+     * passing through {@code probsDropped [B, H, T, T]}; a backend may instead take one
+     * (sequence, head) at a time, keep its dropped probabilities in cache and leave probsDropped alone.
+     */
+    default void attentionTrainingForward(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer mask, Buffer probs,
+                                          Buffer probsDropped, Buffer context, MatrixLayout contextHeads,
+                                          int batch, int headCount, int tokens, int headDim, float scale,
+                                          float p, long seed, long stream) {
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        int matrices = batch * headCount;
+        gemmBatched(false, true, tokens, tokens, headDim, 1, q, heads, k, heads, 0, probs, dense, matrices);
+        attentionSoftmaxDropoutForward(probs, mask, probs, probsDropped, batch, headCount, tokens, scale, p, seed, stream);
+        gemmBatched(false, false, tokens, headDim, tokens, 1, probsDropped, dense, v, heads, 0, context, contextHeads,
+                matrices);
+    }
+
+    /**
+     * The backward of {@link #attentionTrainingForward}: from {@code dContext} (laid out by
+     * {@code contextHeads}) and the forward's {@code probs}, writes the gradients of Q, K and V into
+     * {@code dq}, {@code dk} and {@code dv} (laid out by {@code heads}, overwritten). This default
+     * runs five ops: {@code dScores = dContext Vᵀ}, {@link #attentionDropoutSoftmaxBackward} (which
+     * draws the dropped probabilities again into {@code probsDropped} and turns dScores into the
+     * scores' gradient, in place), {@code dV = probsDroppedᵀ dContext}, {@code dQ = dScores K},
+     * {@code dK = dScoresᵀ Q}; a backend may instead take one (sequence, head) at a time with its
+     * [T, T] blocks in cache, leaving {@code dScores} and {@code probsDropped} ([B, H, T, T]) alone.
+     */
+    default void attentionTrainingBackward(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer probs,
+                                           Buffer dContext, MatrixLayout contextHeads, Buffer dq, Buffer dk, Buffer dv,
+                                           Buffer dScores, Buffer probsDropped, int batch, int headCount, int tokens,
+                                           int headDim, float scale, float p, long seed, long stream) {
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        int matrices = batch * headCount;
+        gemmBatched(false, true, tokens, tokens, headDim, 1, dContext, contextHeads, v, heads, 0, dScores, dense, matrices);
+        attentionDropoutSoftmaxBackward(probs, dScores, probsDropped, dScores, batch, headCount, tokens, scale,
+                p, seed, stream);
+        gemmBatched(true, false, tokens, headDim, tokens, 1, probsDropped, dense, dContext, contextHeads, 0, dv, heads,
+                matrices);
+        gemmBatched(false, false, tokens, headDim, tokens, 1, dScores, dense, k, heads, 0, dq, heads, matrices);
+        gemmBatched(true, false, tokens, headDim, tokens, 1, dScores, dense, q, heads, 0, dk, heads, matrices);
+    }
+
+    /**
      * {@code dScores = scale * probs * (dProbs - sum(dProbs * probs))} row by row: the gradient of
      * the scores through the forward above. {@code dScores} may alias {@code dProbs}.
      */

@@ -378,6 +378,69 @@ class BackendOpsTest {
         }
     }
 
+    /**
+     * Attention in a training forward and its backward, which a backend may run one (sequence, head)
+     * at a time in cache: the probabilities, the context, and dQ, dK, dV must be the separate ops'
+     * (three forward, five backward), bit for bit on the CPU, which runs the same code per head, and
+     * within the GEMM's tolerance elsewhere. Laid out as the model lays them out; 37 tokens, so a
+     * head's [T, T] starts inside a Philox tile, and a padded sequence.
+     */
+    @ParameterizedTest
+    @MethodSource("dev.jbert.kernels.TestBackends#all")
+    void attentionTrainingIsTheSeparateOps(Backend backend) {
+        OpHarness h = new OpHarness(backend, SEED + 12);
+        int batch = 2, heads = 3, tokens = 37, headDim = 8, c = heads * headDim, matrices = batch * heads;
+        int square = matrices * tokens * tokens;
+        float p = 0.1f, scale = (float) (1 / Math.sqrt(headDim));
+        long seed = 42, stream = 7;
+        int[] mask = new int[batch * tokens];
+        Arrays.fill(mask, 0, tokens, 1);
+        Arrays.fill(mask, tokens, tokens + 20, 1);
+        Buffer bmask = h.upload(mask);
+        Buffer qkv = h.upload(h.gaussian(batch * tokens * 3 * c, 1));
+        Buffer q = qkv.slice(0, qkv.length()), k = qkv.slice(c, qkv.length() - c), v = qkv.slice(2 * c, qkv.length() - 2 * c);
+        MatrixLayout inQkv = new MatrixLayout(3 * c, heads, tokens * 3 * c, headDim);
+        MatrixLayout inContext = new MatrixLayout(c, heads, tokens * c, headDim);
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+
+        Buffer probs = backend.allocateFloats(square), context = backend.allocateFloats(batch * tokens * c);
+        backend.attentionTrainingForward(q, k, v, inQkv, bmask, probs, backend.allocateFloats(square), context, inContext,
+                batch, heads, tokens, headDim, scale, p, seed, stream);
+        Buffer opsProbs = backend.allocateFloats(square), opsDropped = backend.allocateFloats(square);
+        Buffer opsContext = backend.allocateFloats(batch * tokens * c);
+        backend.gemmBatched(false, true, tokens, tokens, headDim, 1, q, inQkv, k, inQkv, 0, opsProbs, dense, matrices);
+        backend.attentionSoftmaxDropoutForward(opsProbs, bmask, opsProbs, opsDropped, batch, heads, tokens, scale, p, seed, stream);
+        backend.gemmBatched(false, false, tokens, headDim, tokens, 1, opsDropped, dense, v, inQkv, 0, opsContext, inContext,
+                matrices);
+        assertSameOrClose(backend, h, "attention probs", opsProbs, probs);
+        assertSameOrClose(backend, h, "attention context", opsContext, context);
+
+        Buffer dContext = h.upload(h.gaussian(batch * tokens * c, 1));
+        Buffer dQkv = backend.allocateFloats(qkv.length()), opsDQkv = backend.allocateFloats(qkv.length());
+        backend.attentionTrainingBackward(q, k, v, inQkv, opsProbs, dContext, inContext, dQkv.slice(0, dQkv.length()),
+                dQkv.slice(c, dQkv.length() - c), dQkv.slice(2 * c, dQkv.length() - 2 * c), backend.allocateFloats(square),
+                backend.allocateFloats(square), batch, heads, tokens, headDim, scale, p, seed, stream);
+        Buffer dScores = backend.allocateFloats(square);
+        backend.gemmBatched(false, true, tokens, tokens, headDim, 1, dContext, inContext, v, inQkv, 0, dScores, dense, matrices);
+        backend.attentionDropoutSoftmaxBackward(opsProbs, dScores, opsDropped, dScores, batch, heads, tokens, scale, p, seed, stream);
+        backend.gemmBatched(true, false, tokens, headDim, tokens, 1, opsDropped, dense, dContext, inContext, 0,
+                opsDQkv.slice(2 * c, opsDQkv.length() - 2 * c), inQkv, matrices);
+        backend.gemmBatched(false, false, tokens, headDim, tokens, 1, dScores, dense, k, inQkv, 0,
+                opsDQkv.slice(0, opsDQkv.length()), inQkv, matrices);
+        backend.gemmBatched(true, false, tokens, headDim, tokens, 1, dScores, dense, q, inQkv, 0,
+                opsDQkv.slice(c, opsDQkv.length() - c), inQkv, matrices);
+        assertSameOrClose(backend, h, "attention dQkv", opsDQkv, dQkv);
+    }
+
+    /** Bit for bit on the CPU; within 10x the GEMM's tolerance on a GPU. */
+    private static void assertSameOrClose(Backend backend, OpHarness h, String what, Buffer expected, Buffer actual) {
+        if (backend instanceof CudaBackend) {
+            h.assertClose(what, toDoubles(h.download(expected)), actual, 1e-5, 10 * TestBackends.gemmTolerance(backend));
+        } else {
+            assertArrayEquals(h.download(expected), h.download(actual), what);
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("dev.jbert.kernels.TestBackends#all")
     void attentionSoftmax(Backend backend) {

@@ -143,6 +143,13 @@ public final class BertQa {
                 // cache (the backward, if one follows, recomputes every layer's)
                 backend.attentionEvaluation(query(l.qkv()), key(l.qkv()), value(l.qkv()), headsOfQkv(),
                         a.inputs().attentionMask(), l.context(), headsOfHidden(), a.probs(), b, h, t, d, attentionScale);
+            } else if (fusedTraining()) {
+                // the same three ops as below, which the backend may run one (sequence, head) at a time
+                // with the dropped probabilities in cache; the probabilities go where the branch below puts them
+                backend.attentionTrainingForward(query(l.qkv()), key(l.qkv()), value(l.qkv()), headsOfQkv(),
+                        a.inputs().attentionMask(), kept(l) != null ? kept(l) : a.probs(), a.probsDropped(), l.context(),
+                        headsOfHidden(), b, h, t, d, attentionScale, config.attentionDropout(), dropout.seed(),
+                        stream(layer, Dropout.ATTENTION_PROBS));
             } else {
                 // into the layer's own buffer where it keeps them for the backward, else into the shared scratch
                 Buffer probs = attentionProbabilities(l, a, layer, false);
@@ -305,29 +312,37 @@ public final class BertQa {
             Buffer probs = kept(l) != null ? kept(l)
                     : layer == config.layers() - 1 && !evaluatedUnwatched ? a.probs()
                     : attentionProbabilities(l, a, layer, true);
-            MatrixLayout scores = MatrixLayout.dense(t, t);
-            backend.gemmBatched(false, true, t, t, d, 1, a.dContext(), headsOfHidden(), value(l.qkv()), headsOfQkv(),
-                    0, a.dScores(), scores, b * h);
-            tap("dScores (probsDropped)", layer, a.dScores(), "B H T T");
-            // back through the attention dropout (the same mask, drawn again into probsDropped for dV) and
-            // the softmax (scale included)
-            Buffer dropped = probs;
-            if (!attentionDropoutOn()) {
-                backend.attentionSoftmaxBackward(probs, a.dScores(), a.dScores(), b, h, t, attentionScale);
+            if (fusedTraining()) {
+                // the five ops below, which the backend may run one (sequence, head) at a time in cache
+                backend.attentionTrainingBackward(query(l.qkv()), key(l.qkv()), value(l.qkv()), headsOfQkv(), probs,
+                        a.dContext(), headsOfHidden(), query(a.dQkv()), key(a.dQkv()), value(a.dQkv()), a.dScores(),
+                        a.probsDropped(), b, h, t, d, attentionScale, config.attentionDropout(), dropout.seed(),
+                        stream(layer, Dropout.ATTENTION_PROBS));
             } else {
-                dropped = a.probsDropped();
-                backend.attentionDropoutSoftmaxBackward(probs, a.dScores(), dropped, a.dScores(), b, h, t,
-                        attentionScale, config.attentionDropout(), dropout.seed(), stream(layer, Dropout.ATTENTION_PROBS));
-                tap("probsDropped", layer, dropped, "B H T T");
+                MatrixLayout scores = MatrixLayout.dense(t, t);
+                backend.gemmBatched(false, true, t, t, d, 1, a.dContext(), headsOfHidden(), value(l.qkv()), headsOfQkv(),
+                        0, a.dScores(), scores, b * h);
+                tap("dScores (probsDropped)", layer, a.dScores(), "B H T T");
+                // back through the attention dropout (the same mask, drawn again into probsDropped for dV) and
+                // the softmax (scale included)
+                Buffer dropped = probs;
+                if (!attentionDropoutOn()) {
+                    backend.attentionSoftmaxBackward(probs, a.dScores(), a.dScores(), b, h, t, attentionScale);
+                } else {
+                    dropped = a.probsDropped();
+                    backend.attentionDropoutSoftmaxBackward(probs, a.dScores(), dropped, a.dScores(), b, h, t,
+                            attentionScale, config.attentionDropout(), dropout.seed(), stream(layer, Dropout.ATTENTION_PROBS));
+                    tap("probsDropped", layer, dropped, "B H T T");
+                }
+                backend.gemmBatched(true, false, t, d, t, 1, dropped, scores, a.dContext(), headsOfHidden(),
+                        0, value(a.dQkv()), headsOfQkv(), b * h);
+                tap("dScores", layer, a.dScores(), "B H T T");
+                // scores = Q Kᵀ: dQ = dScores K, dK = dScoresᵀ Q, into dQkv beside dV
+                backend.gemmBatched(false, false, t, d, t, 1, a.dScores(), scores, key(l.qkv()), headsOfQkv(),
+                        0, query(a.dQkv()), headsOfQkv(), b * h);
+                backend.gemmBatched(true, false, t, d, t, 1, a.dScores(), scores, query(l.qkv()), headsOfQkv(),
+                        0, key(a.dQkv()), headsOfQkv(), b * h);
             }
-            backend.gemmBatched(true, false, t, d, t, 1, dropped, scores, a.dContext(), headsOfHidden(),
-                    0, value(a.dQkv()), headsOfQkv(), b * h);
-            tap("dScores", layer, a.dScores(), "B H T T");
-            // scores = Q Kᵀ: dQ = dScores K, dK = dScoresᵀ Q, into dQkv beside dV
-            backend.gemmBatched(false, false, t, d, t, 1, a.dScores(), scores, key(l.qkv()), headsOfQkv(),
-                    0, query(a.dQkv()), headsOfQkv(), b * h);
-            backend.gemmBatched(true, false, t, d, t, 1, a.dScores(), scores, query(l.qkv()), headsOfQkv(),
-                    0, key(a.dQkv()), headsOfQkv(), b * h);
             tap("dQkv", layer, a.dQkv(), "B T 3 H D");
             // through the QKV projection; dInput already holds the residual's share, so the projection's is added
             linearBackward(a.dQkv(), x, w.qkvWeight(), g.qkvWeight(), g.qkvBias(), dInput, true, n, 3 * c, c);
@@ -455,6 +470,14 @@ public final class BertQa {
      */
     private Buffer kept(Activations.Layer l) {
         return dropout != null ? l.probs() : null;
+    }
+
+    /**
+     * Whether attention runs as the fused training ops: a training pass with attention dropout that
+     * nobody watches (an observer sees the intermediate tensors of the separate ops).
+     */
+    private boolean fusedTraining() {
+        return attentionDropoutOn() && observer == null;
     }
 
     /** Whether this pass drops attention probabilities: training, with a non-zero rate. */

@@ -21,8 +21,11 @@ import java.util.Arrays;
  */
 public final class CpuBackend implements Backend {
     private final Parallel parallel;
-    /** Per thread: one (sequence, head)'s [T, T] attention block for attentionEvaluation, grown as needed. */
-    private final ThreadLocal<float[]> attentionBlock = ThreadLocal.withInitial(() -> new float[0]);
+    /**
+     * Per thread: the fused attention ops' [T, T] blocks of one (sequence, head), one or two of them
+     * (590 KB each at 384 tokens, kept in L2), grown as needed; see {@link #attentionBlocks}.
+     */
+    private final ThreadLocal<float[]> attentionBlocks = ThreadLocal.withInitial(() -> new float[0]);
     private final Simd simd;
     private final Gemm gemm;
     private final ElementwiseKernels elementwise;
@@ -258,11 +261,7 @@ public final class CpuBackend implements Backend {
         CpuBuffer cq = floats(q, -1, "q"), ck = floats(k, -1, "k"), cv = floats(v, -1, "v");
         CpuBuffer cm = ints(mask, batch * tokens, "mask"), cc = floats(context, -1, "context");
         parallel.parallelFor(matrices, z -> {
-            float[] block = attentionBlock.get();
-            if (block.length < tokens * tokens) {
-                block = new float[tokens * tokens];
-                attentionBlock.set(block);
-            }
+            float[] block = attentionBlocks(tokens * tokens);
             gemm.gemmOnThisThread(false, true, tokens, tokens, headDim, 1, cq.floats, cq.offset + (int) heads.start(z),
                     heads.rowStride(), ck.floats, ck.offset + (int) heads.start(z), heads.rowStride(), 0, block, 0, tokens);
             float[] lanes = Simd.lanes();
@@ -274,6 +273,99 @@ public final class CpuBackend implements Backend {
                     cv.offset + (int) heads.start(z), heads.rowStride(), 0, cc.floats,
                     cc.offset + (int) contextHeads.start(z), contextHeads.rowStride());
         });
+    }
+
+    /**
+     * One (sequence, head) per task: its scores go straight into its [T, T] of {@code probs}, the
+     * softmax runs there while they are in cache, their dropout goes into the thread's own block,
+     * and P V reads them from there; {@code probsDropped} is left alone. The same GEMM and softmax
+     * code as the three ops, so the same numbers, bit for bit.
+     */
+    @Override
+    public void attentionTrainingForward(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer mask, Buffer probs,
+                                         Buffer probsDropped, Buffer context, MatrixLayout contextHeads,
+                                         int batch, int headCount, int tokens, int headDim, float scale,
+                                         float p, long seed, long stream) {
+        Philox.checkProbability(p);
+        int matrices = batch * headCount, square = tokens * tokens;
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, q, heads, k, heads, probs, dense, matrices);
+        ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, probs, dense, v, heads, context, contextHeads,
+                matrices);
+        CpuBuffer cq = floats(q, -1, "q"), ck = floats(k, -1, "k"), cv = floats(v, -1, "v");
+        CpuBuffer cm = ints(mask, batch * tokens, "mask"), cp = floats(probs, -1, "probs"), cc = floats(context, -1, "context");
+        parallel.parallelFor(matrices, z -> {
+            float[] dropped = attentionBlocks(square);
+            int at = cp.offset + z * square, first = z * square;  // the head's probabilities: elements [first, +square)
+            gemm.gemmOnThisThread(false, true, tokens, tokens, headDim, 1, cq.floats, cq.offset + (int) heads.start(z),
+                    heads.rowStride(), ck.floats, ck.offset + (int) heads.start(z), heads.rowStride(), 0, cp.floats, at, tokens);
+            float[] lanes = Simd.lanes();
+            int maskRow = cm.offset + z / headCount * tokens;
+            for (int row = 0; row < tokens; row++) {
+                softmax.attentionRow(cp.floats, at + row * tokens, cm.ints, maskRow, cp.floats, at + row * tokens,
+                        tokens, scale, lanes);
+            }
+            dropout.range(cp.floats, cp.offset, dropped, -first, first, first + square, p, seed, stream);
+            gemm.gemmOnThisThread(false, false, tokens, headDim, tokens, 1, dropped, 0, tokens, cv.floats,
+                    cv.offset + (int) heads.start(z), heads.rowStride(), 0, cc.floats,
+                    cc.offset + (int) contextHeads.start(z), contextHeads.rowStride());
+        });
+    }
+
+    /**
+     * One (sequence, head) per task, its two [T, T] blocks in the thread's own buffer, in cache: the
+     * gradient of the dropped probabilities (dContext Vᵀ, then the scores' gradient, in place) and
+     * the dropped probabilities, drawn again; dV, dQ and dK read them from there. {@code dScores}
+     * and {@code probsDropped} are left alone. The same code as the five ops, so the same numbers,
+     * bit for bit.
+     */
+    @Override
+    public void attentionTrainingBackward(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer probs,
+                                          Buffer dContext, MatrixLayout contextHeads, Buffer dq, Buffer dk, Buffer dv,
+                                          Buffer dScores, Buffer probsDropped, int batch, int headCount, int tokens,
+                                          int headDim, float scale, float p, long seed, long stream) {
+        Philox.checkProbability(p);
+        int matrices = batch * headCount, square = tokens * tokens;
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        // the five products' operands, [T, T] blocks as probs lies
+        ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, dContext, contextHeads, v, heads, probs, dense,
+                matrices);
+        ArgumentChecks.batchedGemm(true, false, tokens, headDim, tokens, probs, dense, dContext, contextHeads, dv, heads,
+                matrices);
+        ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, probs, dense, k, heads, dq, heads, matrices);
+        ArgumentChecks.batchedGemm(true, false, tokens, headDim, tokens, probs, dense, q, heads, dk, heads, matrices);
+        CpuBuffer cq = floats(q, -1, "q"), ck = floats(k, -1, "k"), cv = floats(v, -1, "v"), cp = floats(probs, -1, "probs");
+        CpuBuffer cdc = floats(dContext, -1, "dContext");
+        CpuBuffer cdq = floats(dq, -1, "dq"), cdk = floats(dk, -1, "dk"), cdv = floats(dv, -1, "dv");
+        parallel.parallelFor(matrices, z -> {
+            float[] blocks = attentionBlocks(2 * square);  // [0, square): dScores; [square, 2 square): dropped
+            int at = cp.offset + z * square, first = z * square;
+            int qkv = (int) heads.start(z), ctx = cdc.offset + (int) contextHeads.start(z);
+            gemm.gemmOnThisThread(false, true, tokens, tokens, headDim, 1, cdc.floats, ctx, contextHeads.rowStride(),
+                    cv.floats, cv.offset + qkv, heads.rowStride(), 0, blocks, 0, tokens);
+            dropout.range(cp.floats, cp.offset, blocks, square - first, first, first + square, p, seed, stream);
+            float[] lanes = Simd.lanes();
+            for (int row = 0; row < tokens; row++) {
+                softmax.attentionBackwardRow(cp.floats, at + row * tokens, blocks, square + row * tokens,
+                        blocks, row * tokens, blocks, row * tokens, tokens, scale, lanes);
+            }
+            gemm.gemmOnThisThread(true, false, tokens, headDim, tokens, 1, blocks, square, tokens, cdc.floats, ctx,
+                    contextHeads.rowStride(), 0, cdv.floats, cdv.offset + qkv, heads.rowStride());
+            gemm.gemmOnThisThread(false, false, tokens, headDim, tokens, 1, blocks, 0, tokens, ck.floats, ck.offset + qkv,
+                    heads.rowStride(), 0, cdq.floats, cdq.offset + qkv, heads.rowStride());
+            gemm.gemmOnThisThread(true, false, tokens, headDim, tokens, 1, blocks, 0, tokens, cq.floats, cq.offset + qkv,
+                    heads.rowStride(), 0, cdk.floats, cdk.offset + qkv, heads.rowStride());
+        });
+    }
+
+    /** The calling thread's attention blocks, at least {@code floats} long. */
+    private float[] attentionBlocks(int floats) {
+        float[] blocks = attentionBlocks.get();
+        if (blocks.length < floats) {
+            blocks = new float[floats];
+            attentionBlocks.set(blocks);
+        }
+        return blocks;
     }
 
     /** Fused, a block of rows at a time: the block's dropout reads probabilities still in cache. */
@@ -294,7 +386,7 @@ public final class CpuBackend implements Backend {
     /**
      * The attention rows [0, rows) in blocks of {@link SoftmaxKernels#ROWS_PER_TASK}, in parallel:
      * the fused softmax-and-dropout ops' tasks. A block starts at a multiple of 64 rows, so at a
-     * multiple of 64 tokens: each starts a Philox tile, as {@link DropoutKernel#range} needs.
+     * multiple of 64 tokens: each starts a Philox tile, so no tile is drawn by two tasks.
      */
     private void inRowBlocks(int rows, Parallel.RangeBody body) {
         parallel.parallelForRanges(rows, SoftmaxKernels.ROWS_PER_TASK, body);

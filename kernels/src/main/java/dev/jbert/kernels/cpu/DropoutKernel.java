@@ -55,34 +55,38 @@ final class DropoutKernel {
     }
 
     /**
-     * Elements [first, last) of the same dropout, on the calling thread: whole tiles with vectors, a
-     * last partial tile element by element. {@code first} starts a tile (a multiple of 32). (The
-     * attention backward draws the mask this way a block of rows at a time, while they are in cache.)
+     * Elements [first, last) of the same dropout, on the calling thread. (The fused attention ops
+     * draw the mask this way a block of rows, or one head's [T, T], at a time, while it is in cache.)
      */
     void range(CpuBuffer x, CpuBuffer y, int first, int last, float p, long seed, long stream) {
-        if (first % Philox.TILE != 0) {
-            throw new IllegalArgumentException("a dropout range must start a Philox tile: " + first);
-        }
-        float[] xs = x.floats;
-        float[] ys = y.floats;
+        range(x.floats, x.offset, y.floats, y.offset, first, last, p, seed, stream);
+    }
+
+    /**
+     * Elements [first, last) of a dropout over a tensor whose element i is read from
+     * {@code xs[xBase + i]} and written to {@code ys[yBase + i]} (a base may be negative: a block
+     * that holds only elements from {@code first} on). Whole tiles with vectors; elements of a tile
+     * cut by first or last one by one, so a range may start and end anywhere.
+     */
+    void range(float[] xs, int xBase, float[] ys, int yBase, int first, int last, float p, long seed, long stream) {
         float scale = 1 / (1 - p);
         int threshold = Philox.keepThreshold(p);
         Scratch own = scratch.get();
         int[] lanes = own.lanes();
         int[] words = own.words();
-        for (int tileStart = first; tileStart < last; tileStart += Philox.TILE) {
+        for (int tileStart = first - first % Philox.TILE; tileStart < last; tileStart += Philox.TILE) {
             long tile = tileStart / Philox.TILE;
-            if (vectors && tileStart + Philox.TILE <= last) {
-                vectorTile(xs, x.offset + tileStart, ys, y.offset + tileStart, seed, stream, tile, threshold, scale, words);
+            if (vectors && tileStart >= first && tileStart + Philox.TILE <= last) {
+                vectorTile(xs, xBase + tileStart, ys, yBase + tileStart, seed, stream, tile, threshold, scale, words);
                 continue;
             }
             for (int b = 0; b < Philox.BLOCKS_PER_TILE; b++) {
                 Philox.block(seed, stream, tile * Philox.BLOCKS_PER_TILE + b, lanes);
                 for (int j = 0; j < 4; j++) {
                     int i = tileStart + j * Philox.BLOCKS_PER_TILE + b;
-                    if (i < last) {
+                    if (i >= first && i < last) {
                         boolean keep = lanes[j] >>> 8 >= threshold;
-                        ys[y.offset + i] = keep ? xs[x.offset + i] * scale : 0f;
+                        ys[yBase + i] = keep ? xs[xBase + i] * scale : 0f;
                     }
                 }
             }

@@ -11,7 +11,7 @@ import jdk.incubator.vector.VectorOperators;
  * the threads.
  */
 final class SoftmaxKernels {
-    static final int ROWS_PER_TASK = 64; // a multiple of 32, so blocks of rows start Philox tiles (CpuBackend's fused dropouts)
+    static final int ROWS_PER_TASK = 64; // a multiple of 32, so blocks of rows start Philox tiles (see CpuBackend's inRowBlocks)
 
     private final Parallel parallel;
     private final Simd simd;
@@ -111,36 +111,39 @@ final class SoftmaxKernels {
     /** Rows [first, last) of {@link #attentionBackward}, on the calling thread. */
     void attentionBackwardRows(CpuBuffer probs, CpuBuffer kept, CpuBuffer dKept, CpuBuffer dScores, int tokens,
                                float scale, int first, int last) {
-        float[] ps = probs.floats;
-        float[] ks = kept.floats;
-        float[] dks = dKept.floats;
-        float[] dss = dScores.floats;
-        int bound = simd.bound(tokens);
         float[] lanes = Simd.lanes();
         for (int rowIndex = first; rowIndex < last; rowIndex++) {
-            int p = probs.offset + rowIndex * tokens;
-            int kp = kept.offset + rowIndex * tokens;
-            int dk = dKept.offset + rowIndex * tokens;
-            int ds = dScores.offset + rowIndex * tokens;
-            FloatVector vdot = FloatVector.zero(Simd.FLOATS);
-            int k = 0;
-            for (; k < bound; k += Simd.LANES) {
-                vdot = FloatVector.fromArray(Simd.FLOATS, dks, dk + k)
-                        .fma(FloatVector.fromArray(Simd.FLOATS, ks, kp + k), vdot);
-            }
-            vdot.intoArray(lanes, 0);
-            float dot = Simd.sum(lanes);
-            for (; k < tokens; k++) {
-                dot += dks[dk + k] * ks[kp + k];
-            }
-            for (k = 0; k < bound; k += Simd.LANES) {
-                FloatVector.fromArray(Simd.FLOATS, ks, kp + k).mul(FloatVector.fromArray(Simd.FLOATS, dks, dk + k))
-                        .sub(FloatVector.fromArray(Simd.FLOATS, ps, p + k).mul(dot)).mul(scale)
-                        .intoArray(dss, ds + k);
-            }
-            for (; k < tokens; k++) {
-                dss[ds + k] = (ks[kp + k] * dks[dk + k] - ps[p + k] * dot) * scale;
-            }
+            attentionBackwardRow(probs.floats, probs.offset + rowIndex * tokens, kept.floats, kept.offset + rowIndex * tokens,
+                    dKept.floats, dKept.offset + rowIndex * tokens, dScores.floats, dScores.offset + rowIndex * tokens,
+                    tokens, scale, lanes);
+        }
+    }
+
+    /**
+     * One row of {@link #attentionBackward}, each operand's row where its array and start say
+     * ({@code dss} may be {@code dks}, the same row); {@code lanes} is the caller's {@link Simd#lanes}.
+     */
+    void attentionBackwardRow(float[] ps, int p, float[] ks, int kp, float[] dks, int dk, float[] dss, int ds,
+                              int tokens, float scale, float[] lanes) {
+        int bound = simd.bound(tokens);
+        FloatVector vdot = FloatVector.zero(Simd.FLOATS);
+        int k = 0;
+        for (; k < bound; k += Simd.LANES) {
+            vdot = FloatVector.fromArray(Simd.FLOATS, dks, dk + k)
+                    .fma(FloatVector.fromArray(Simd.FLOATS, ks, kp + k), vdot);
+        }
+        vdot.intoArray(lanes, 0);
+        float dot = Simd.sum(lanes);
+        for (; k < tokens; k++) {
+            dot += dks[dk + k] * ks[kp + k];
+        }
+        for (k = 0; k < bound; k += Simd.LANES) {
+            FloatVector.fromArray(Simd.FLOATS, ks, kp + k).mul(FloatVector.fromArray(Simd.FLOATS, dks, dk + k))
+                    .sub(FloatVector.fromArray(Simd.FLOATS, ps, p + k).mul(dot)).mul(scale)
+                    .intoArray(dss, ds + k);
+        }
+        for (; k < tokens; k++) {
+            dss[ds + k] = (ks[kp + k] * dks[dk + k] - ps[p + k] * dot) * scale;
         }
     }
 
