@@ -233,6 +233,9 @@ public final class Gemm {
             float[] blockBias = p0 + kc == k ? bias : null; // added once, to the finished sums
             parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, lda, m, pc, kc,
                     firstPacked + t * packed / packChunks, firstPacked + (t + 1) * packed / packChunks, panelView));
+            if (inPlace) {
+                GemmPacking.touchRows(a, aOffset, lda, pc, kc, m);  // the k block of A read in place, into cache
+            }
             for (int j0 = 0; j0 < n; j0 += NC) {
                 int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;
                 int chunks = Math.min(nChunks, slivers), bChunks = Math.min(slivers, threads);
