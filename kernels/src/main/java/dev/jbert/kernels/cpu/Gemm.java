@@ -234,7 +234,10 @@ public final class Gemm {
             parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, lda, m, pc, kc,
                     firstPacked + t * packed / packChunks, firstPacked + (t + 1) * packed / packChunks, panelView));
             if (inPlace) {
-                GemmPacking.touchRows(a, aOffset, lda, pc, kc, m);  // the k block of A read in place, into cache
+                // A's k block, read in place a few floats from each of kc rows, a pattern the prefetchers
+                // do not follow, brought into cache first. Measured on attention's dV and dK (96 of
+                // 384 x 64 x 384, 2 threads, in-JVM pairs with OpenBLAS): 127-129 -> 183-186 GFLOP/s by median calls
+                GemmPacking.touchRows(a, aOffset, lda, pc, kc, m);
             }
             for (int j0 = 0; j0 < n; j0 += NC) {
                 int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;

@@ -28,10 +28,10 @@ final class GemmPacking {
     private static final int STEPS_PER_PASS = 16;
     /** A gather's row offsets (one per lane), per thread: filled per sliver, never allocated in a step. */
     private static final ThreadLocal<int[]> GATHER_ROWS = ThreadLocal.withInitial(() -> new int[LANES]);
-    /** Floats in a 64-byte cache line: the step of {@link #touch}. */
+    /** Floats in a 64-byte cache line: the step of {@link #touchRows}. */
     private static final int FLOATS_PER_LINE = 16;
     /**
-     * The sum of what {@link #touch} last read, stored so that the JIT cannot drop those reads as
+     * The sum of what {@link #touchRows} last read, stored so that the JIT cannot drop those reads as
      * unused. Written by every packing thread, read by no one.
      */
     @SuppressWarnings("unused")
@@ -93,12 +93,9 @@ final class GemmPacking {
     private static void alongRows(float[] src, int at, int ld, int p0, int kc, int first, int end, int size,
                                   int width, MemorySegment dst) {
         int stride = stride(width, kc), vectors = Math.ceilDiv(width, LANES);
-        float touched = 0;
         for (int q = 0; q < kc; q += STEPS_PER_PASS) {
             int qEnd = Math.min(kc, q + STEPS_PER_PASS);
-            for (int p = q; p < qEnd; p++) {
-                touched += touch(src, at + (p0 + p) * ld + first, end - first);
-            }
+            touchRows(src, at + first, ld, p0 + q, qEnd - q, end - first);  // this pass's rows
             for (int s = first; s < end; s += width) {
                 int count = Math.min(width, size - s), sliver = s / width * stride;
                 for (int p = q; p < qEnd; p++) {
@@ -111,7 +108,6 @@ final class GemmPacking {
                 }
             }
         }
-        lastTouched = touched;
     }
 
     /**
@@ -138,12 +134,9 @@ final class GemmPacking {
     private static void acrossRows(float[] src, int at, int ld, int p0, int kc, int first, int end, int size,
                                    int width, MemorySegment dst) {
         int[] rows = GATHER_ROWS.get();
-        float touched = 0;
         for (int s = first; s < end; s += width) {
             int count = Math.min(width, size - s), d = s / width * stride(width, kc);
-            for (int j = 0; j < count; j++) {
-                touched += touch(src, at + (s + j) * ld + p0, kc);
-            }
+            touchRows(src, at + p0, ld, s, count, kc);  // the sliver's rows
             for (int j = 0; j < width; j += LANES) {
                 for (int lane = 0; lane < LANES; lane++) {
                     rows[lane] = j + lane < count ? lane * ld : 0;
@@ -158,41 +151,30 @@ final class GemmPacking {
                 }
             }
         }
-        lastTouched = touched;
     }
 
     /**
-     * Touches (see {@link #touch}) floats [at, at+count) of the rows p0 .. p0+kc of {@code src}, rows
-     * {@code ld} apart: a transposed A that the microkernel reads in place, one k block of it, before
-     * its tiles. The microkernel reads such a sliver a few floats from each of kc rows, a pattern
-     * the prefetchers do not follow either. Measured (attention's dV and dK, 96 of 384 x 64 x 384,
-     * 2 threads, in-JVM pairs with OpenBLAS): 128-132 -> 185-191 GFLOP/s by median calls.
-     */
-    static void touchRows(float[] src, int at, int ld, int p0, int kc, int count) {
-        float touched = 0;
-        for (int p = p0; p < p0 + kc; p++) {
-            touched += touch(src, at + p * ld, count);
-        }
-        lastTouched = touched;
-    }
-
-    /**
-     * Reads one float of each cache line of {@code src[from .. from+count)}, in order, and returns
-     * their sum: a software prefetch, since Java has none. A packing pass reads its rows piecemeal
-     * (alongRows: 12 or 32 floats of each of 16 rows in turn, rows kilobytes apart; acrossRows: one
-     * float of each of 16 rows per gather), a pattern the hardware prefetchers do not follow, so
+     * Reads one float of each cache line of floats [at, at+count) of rows firstRow .. firstRow+rows
+     * of {@code src}, rows {@code ld} apart, row by row: a software prefetch, since Java has none.
+     * A packing pass reads its rows piecemeal (alongRows: 12 or 32 floats of each of 16 rows in
+     * turn, rows kilobytes apart; acrossRows: one float of each of 16 rows per gather), a pattern
+     * the hardware prefetchers do not follow, so
      * when the operand is not in cache every piece waits for memory in turn. Touched first, row by
      * row, the lines are all requested at once and the copy then finds them in cache. Measured
      * (one thread, operands evicted by 64 MiB of other data before each pass): packing a transposed
      * A 1.43 -> 0.87 ns a float, a plain B 0.78 -> 0.52; in cache, no change (0.54, 0.30). The
-     * weight-gradient GEMMs, where operands come from memory, ran 9-13% faster.
+     * weight-gradient GEMMs, where operands come from memory, ran 9-13% faster. ({@link Gemm}
+     * touches a transposed A that the microkernel reads in place, too.) The reads' sum goes to
+     * {@link #lastTouched}, so that the JIT cannot drop them.
      */
-    private static float touch(float[] src, int from, int count) {
+    static void touchRows(float[] src, int at, int ld, int firstRow, int rows, int count) {
         float sum = 0;
-        for (int i = from; i < from + count; i += FLOATS_PER_LINE) {
-            sum += src[i];
+        for (int row = firstRow; row < firstRow + rows; row++) {
+            for (int i = at + row * ld; i < at + row * ld + count; i += FLOATS_PER_LINE) {
+                sum += src[i];
+            }
         }
-        return sum;
+        lastTouched = sum;
     }
 
     /**
