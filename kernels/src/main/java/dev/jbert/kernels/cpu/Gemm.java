@@ -236,7 +236,8 @@ public final class Gemm {
             if (inPlace) {
                 // A's k block, read in place a few floats from each of kc rows, a pattern the prefetchers
                 // do not follow, brought into cache first. Measured on attention's dV and dK (96 of
-                // 384 x 64 x 384, 2 threads, in-JVM pairs with OpenBLAS): 127-129 -> 183-186 GFLOP/s by median calls
+                // 384 x 64 x 384, 2 threads): 130-132 -> 188 GFLOP/s by median calls
+                // (benchmarks/results/Gemm-pair-probe-touch-2026-11-27-0829.txt)
                 GemmPacking.touchRows(a, aOffset, lda, pc, kc, m);
             }
             for (int j0 = 0; j0 < n; j0 += NC) {

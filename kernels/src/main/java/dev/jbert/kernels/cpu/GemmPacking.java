@@ -163,7 +163,8 @@ final class GemmPacking {
      * row, the lines are all requested at once and the copy then finds them in cache. Measured
      * (one thread, operands evicted by 64 MiB of other data before each pass): packing a transposed
      * A 1.43 -> 0.87 ns a float, a plain B 0.78 -> 0.52; in cache, no change (0.54, 0.30). The
-     * weight-gradient GEMMs, where operands come from memory, ran 9-13% faster. ({@link Gemm}
+     * weight-gradient GEMMs, where operands come from memory, ran 5-11% faster by median calls
+     * ({@code benchmarks/results/Gemm-pair-probe-touch-2026-11-27-0829.txt}). ({@link Gemm}
      * touches a transposed A that the microkernel reads in place, too.) The reads' sum goes to
      * {@link #lastTouched}, so that the JIT cannot drop them.
      */
