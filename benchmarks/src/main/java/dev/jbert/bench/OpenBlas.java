@@ -19,7 +19,10 @@ import org.bytedeco.openblas.global.openblas_nolapack;
  * kernel; {@link #describe()} shows which one it picked.
  */
 final class OpenBlas {
-    private static final MethodHandle SET_NUM_THREADS, GET_NUM_THREADS, GET_CONFIG, GET_CORENAME;
+    private static final MethodHandle SET_NUM_THREADS, GET_NUM_THREADS, GET_CONFIG, GET_CORENAME, MADVISE;
+    /** Linux's {@code MADV_HUGEPAGE}: back this range with transparent huge pages where possible. */
+    private static final int MADV_HUGEPAGE = 14;
+    private static final long PAGE = 4096;
 
     static {
         Loader.load(openblas_nolapack.class);
@@ -32,6 +35,8 @@ final class OpenBlas {
         FunctionDescriptor string = FunctionDescriptor.of(ValueLayout.ADDRESS.withTargetLayout(ValueLayout.JAVA_BYTE));
         GET_CONFIG = linker.downcallHandle(loaded.findOrThrow("openblas_get_config"), string);
         GET_CORENAME = linker.downcallHandle(loaded.findOrThrow("openblas_get_corename"), string);
+        MADVISE = linker.downcallHandle(linker.defaultLookup().findOrThrow("madvise"),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
     }
 
     private OpenBlas() {}
@@ -55,6 +60,28 @@ final class OpenBlas {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
+    }
+
+    /**
+     * A native copy of {@code values} on transparent huge pages where the kernel offers them (THP
+     * "madvise" or "always"): the range is advised before it is first written, so its page faults
+     * map 2 MiB pages. jbert's side runs with {@code -XX:+UseTransparentHugePages}, as the
+     * {@code jbert} launcher starts it, so both sides' operands are mapped alike. Where the advice
+     * is refused (THP off), the copy is on ordinary pages, as jbert's heap then is too.
+     */
+    static FloatPointer hugePageCopy(float[] values) {
+        FloatPointer copy = new FloatPointer((long) values.length);
+        long start = Math.ceilDiv(copy.address(), PAGE) * PAGE;
+        long end = (copy.address() + (long) values.length * Float.BYTES) / PAGE * PAGE;
+        if (end > start) {
+            try {
+                int ignored = (int) MADVISE.invokeExact(start, end - start, MADV_HUGEPAGE);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+        copy.put(values);
+        return copy;
     }
 
     /** The same contract as jbert's Gemm.gemm on dense row-major operands. */
