@@ -41,11 +41,10 @@ import org.openjdk.jmh.util.Statistics;
  *
  * <p>Both sides' operands are on transparent huge pages where the kernel offers them: jbert's heap
  * through {@code -XX:+UseTransparentHugePages}, as the {@code jbert} launcher runs it, and
- * OpenBLAS's native copies through {@link OpenBlas#hugePageCopy}. On 4 KiB pages jbert's packing,
- * which reads rows kilobytes apart, pays more TLB misses than OpenBLAS's: measured in one JVM
- * (in-JVM pair probe, 2 threads, median calls), jbert's weight gradient of the attention output
- * 272 -> 291 GFLOP/s and the FFN-up input gradient 318 -> 331 with huge pages, OpenBLAS's
- * 297 -> 293 with its operands on huge pages (no change beyond noise).
+ * OpenBLAS's native copies through {@link OpenBlas#hugePageCopy}. Measured in one JVM per setting
+ * ({@code benchmarks/results/Gemm-pair-probe-huge-pages-2026-11-27-0909.txt}, 2 threads, median
+ * calls): with huge pages jbert's attention-output weight gradient, FFN-down forward and QKV forward
+ * ran 3-6% faster, OpenBLAS's 2-4%; jbert / OpenBLAS 0.93 -> 0.94, 0.91 -> 0.92, 0.92 -> 0.94.
  *
  * <p>Linear weights are W[out][in]: forward y = x Wᵀ, dX = dY W, dW += dYᵀ X. Attention is 8 x 12
  * heads of T = 384, D = 64. The goal is at least OpenBLAS's speed on every shape.
