@@ -262,16 +262,8 @@ public final class CpuBackend implements Backend {
         CpuBuffer cm = ints(mask, batch * tokens, "mask"), cc = floats(context, -1, "context");
         parallel.parallelFor(matrices, z -> {
             float[] block = attentionBlocks(tokens * tokens);
-            gemm.gemmOnThisThread(false, true, tokens, tokens, headDim, 1, cq.floats, cq.offset + (int) heads.start(z),
-                    heads.rowStride(), ck.floats, ck.offset + (int) heads.start(z), heads.rowStride(), 0, block, 0, tokens);
-            float[] lanes = Simd.lanes();
-            int maskRow = cm.offset + z / headCount * tokens;
-            for (int row = 0; row < tokens; row++) {
-                softmax.attentionRow(block, row * tokens, cm.ints, maskRow, block, row * tokens, tokens, scale, lanes);
-            }
-            gemm.gemmOnThisThread(false, false, tokens, headDim, tokens, 1, block, 0, tokens, cv.floats,
-                    cv.offset + (int) heads.start(z), heads.rowStride(), 0, cc.floats,
-                    cc.offset + (int) contextHeads.start(z), contextHeads.rowStride());
+            headProbabilities(cq, ck, heads, cm, z, headCount, tokens, headDim, scale, block, 0);
+            headContext(block, 0, cv, heads, cc, contextHeads, z, tokens, headDim);
         });
     }
 
@@ -296,19 +288,10 @@ public final class CpuBackend implements Backend {
         CpuBuffer cm = ints(mask, batch * tokens, "mask"), cp = floats(probs, -1, "probs"), cc = floats(context, -1, "context");
         parallel.parallelFor(matrices, z -> {
             float[] dropped = attentionBlocks(square);
-            int at = cp.offset + z * square, first = z * square;  // the head's probabilities: elements [first, +square)
-            gemm.gemmOnThisThread(false, true, tokens, tokens, headDim, 1, cq.floats, cq.offset + (int) heads.start(z),
-                    heads.rowStride(), ck.floats, ck.offset + (int) heads.start(z), heads.rowStride(), 0, cp.floats, at, tokens);
-            float[] lanes = Simd.lanes();
-            int maskRow = cm.offset + z / headCount * tokens;
-            for (int row = 0; row < tokens; row++) {
-                softmax.attentionRow(cp.floats, at + row * tokens, cm.ints, maskRow, cp.floats, at + row * tokens,
-                        tokens, scale, lanes);
-            }
+            int first = z * square;  // the head's probabilities: elements [first, +square) of probs
+            headProbabilities(cq, ck, heads, cm, z, headCount, tokens, headDim, scale, cp.floats, cp.offset + first);
             dropout.range(cp.floats, cp.offset, dropped, -first, first, first + square, p, seed, stream);
-            gemm.gemmOnThisThread(false, false, tokens, headDim, tokens, 1, dropped, 0, tokens, cv.floats,
-                    cv.offset + (int) heads.start(z), heads.rowStride(), 0, cc.floats,
-                    cc.offset + (int) contextHeads.start(z), contextHeads.rowStride());
+            headContext(dropped, 0, cv, heads, cc, contextHeads, z, tokens, headDim);
         });
     }
 
@@ -356,6 +339,30 @@ public final class CpuBackend implements Backend {
             gemm.gemmOnThisThread(true, false, tokens, headDim, tokens, 1, blocks, 0, tokens, cq.floats, cq.offset + qkv,
                     heads.rowStride(), 0, cdk.floats, cdk.offset + qkv, heads.rowStride());
         });
+    }
+
+    /**
+     * Head z's probabilities, softmax(scale Q Kᵀ) over its sequence's real keys, into the [T, T] at
+     * {@code out[at]} (rows T apart), on the calling thread: the scores' GEMM, then the softmax in
+     * place, row by row, while they are in cache.
+     */
+    private void headProbabilities(CpuBuffer cq, CpuBuffer ck, MatrixLayout heads, CpuBuffer cm, int z, int headCount,
+                                   int tokens, int headDim, float scale, float[] out, int at) {
+        gemm.gemmOnThisThread(false, true, tokens, tokens, headDim, 1, cq.floats, cq.offset + (int) heads.start(z),
+                heads.rowStride(), ck.floats, ck.offset + (int) heads.start(z), heads.rowStride(), 0, out, at, tokens);
+        float[] lanes = Simd.lanes();
+        int maskRow = cm.offset + z / headCount * tokens;
+        for (int row = 0; row < tokens; row++) {
+            softmax.attentionRow(out, at + row * tokens, cm.ints, maskRow, out, at + row * tokens, tokens, scale, lanes);
+        }
+    }
+
+    /** Head z's context = P V, P the [T, T] at {@code p[at]}, into its place in {@code cc}, on the calling thread. */
+    private void headContext(float[] p, int at, CpuBuffer cv, MatrixLayout heads, CpuBuffer cc, MatrixLayout contextHeads,
+                             int z, int tokens, int headDim) {
+        gemm.gemmOnThisThread(false, false, tokens, headDim, tokens, 1, p, at, tokens, cv.floats,
+                cv.offset + (int) heads.start(z), heads.rowStride(), 0, cc.floats,
+                cc.offset + (int) contextHeads.start(z), contextHeads.rowStride());
     }
 
     /** The calling thread's attention blocks, at least {@code floats} long. */

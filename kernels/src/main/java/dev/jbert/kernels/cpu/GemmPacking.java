@@ -158,9 +158,9 @@ final class GemmPacking {
      * of {@code src}, rows {@code ld} apart, row by row: a software prefetch, since Java has none.
      * A packing pass reads its rows piecemeal (alongRows: 12 or 32 floats of each of 16 rows in
      * turn, rows kilobytes apart; acrossRows: one float of each of 16 rows per gather), a pattern
-     * the hardware prefetchers do not follow, so
-     * when the operand is not in cache every piece waits for memory in turn. Touched first, row by
-     * row, the lines are all requested at once and the copy then finds them in cache. Measured
+     * the hardware prefetchers do not follow, so when the operand is not in cache every piece waits
+     * for memory in turn. Touched first, row by row, the lines are all requested at once and the
+     * copy then finds them in cache. Measured
      * (one thread, operands evicted by 64 MiB of other data before each pass): packing a transposed
      * A 1.43 -> 0.87 ns a float, a plain B 0.78 -> 0.52; in cache, no change (0.54, 0.30). The
      * weight-gradient GEMMs, where operands come from memory, ran 5-11% faster by median calls
