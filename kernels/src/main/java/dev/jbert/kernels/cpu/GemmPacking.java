@@ -127,9 +127,9 @@ final class GemmPacking {
      * dst[at .. at+width) = src[from .. from+width) in whole vectors: when width is not a multiple
      * of LANES (an A sliver is 12 wide), the last vector also copies the floats after the run, into
      * the next step of the sliver, which is written after this one, or, after the last step, into
-     * the gap between slivers (see {@link #stride}). Measured packing a 2304-wide transposed A into
-     * 12-wide slivers: 0.32-0.37 ns a float this way (with STEPS_PER_PASS 16), against 0.71-0.82
-     * with masked vectors, step by step across all slivers; a plain copy of the panel took 0.28-0.44.
+     * the gap between slivers (see {@link #stride}); whole vectors ran twice as fast as masked ones
+     * here. {@code alongRows} copies most steps with the same vectors inline; this is its step for
+     * slivers of more than two vectors (narrower vector units) and near the end of the array.
      */
     private static void copyWhole(float[] src, int from, MemorySegment dst, int at, int vectors) {
         for (int v = 0; v < vectors; v++) {
