@@ -8,6 +8,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
 import org.bytedeco.javacpp.FloatPointer;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -37,7 +38,7 @@ import org.openjdk.jmh.util.Statistics;
  * <p>why the best call as well as the median: these 2-vCPU VMs share their hosts, and a call that
  * another tenant interrupts can take 10x as long. The fastest call of a few hundred says what the
  * code can do on the machine; the median says what a busy machine gave. Both are reported for both
- * implementations, measured in the same run.
+ * implementations, measured in the same run, and the ratio of JMH's own score (the mean call).
  *
  * <p>Both sides' operands are on transparent huge pages where the kernel offers them: jbert's heap
  * through {@code -XX:+UseTransparentHugePages}, as the {@code jbert} launcher runs it, and
@@ -68,13 +69,9 @@ public class GemmBenchmark {
             return 2.0 * m * n * k * batch;
         }
 
-        /** GFLOP/s of the fastest call, or of the median one, from JMH's samples in milliseconds. */
-        double gflops(Statistics samples, boolean best) {
-            if (samples == null) {
-                return Double.NaN;
-            }
-            double millis = best ? samples.getMin() : samples.getPercentile(50);
-            return flops() / (millis * 1e-3) / 1e9;
+        /** GFLOP/s at one statistic of JMH's samples (milliseconds a call): the fastest call, the median, the mean. */
+        double gflops(Statistics samples, ToDoubleFunction<Statistics> millis) {
+            return samples == null ? Double.NaN : flops() / (millis.applyAsDouble(samples) * 1e-3) / 1e9;
         }
     }
 
@@ -212,23 +209,28 @@ public class GemmBenchmark {
         double peakBest = peak == null ? Double.NaN : PeakFlopsBenchmark.gflops(peak.getMin());
         double peakMedian = peak == null ? Double.NaN : PeakFlopsBenchmark.gflops(peak.getPercentile(50));
         System.out.printf("# 2-thread fp32 FMA peak (PeakFlopsBenchmark): best %.1f GFLOP/s, median %.1f%n", peakBest, peakMedian);
-        System.out.println("# GFLOP/s of the fastest call (best) and of the median call; ratio = jbert / openblas");
-        System.out.printf("%-14s %-22s %9s %9s %6s %8s %9s %9s %6s%n", "shape", "(tA,tB) m x n x k",
-                "jbert", "openblas", "ratio", "of peak", "jbert", "openblas", "ratio");
-        System.out.printf("%-14s %-22s %35s %26s%n", "", "", "---------------- best ---------------", "-------- median --------");
+        System.out.println("# GFLOP/s of the fastest call (best) and of the median call, ratio = jbert / openblas;"
+                + " last, the ratio of JMH's score (the mean call)");
+        System.out.printf("%-14s %-22s %9s %9s %6s %8s %9s %9s %6s %6s%n", "shape", "(tA,tB) m x n x k",
+                "jbert", "openblas", "ratio", "of peak", "jbert", "openblas", "ratio", "ratio");
+        System.out.printf("%-14s %-22s %35s %26s %6s%n", "", "", "---------------- best ---------------",
+                "-------- median --------", "mean");
         for (Shape shape : SHAPES) {
             Statistics jbert = statistics(results, shape, "jbert"), openblas = statistics(results, shape, "openblas");
             if (jbert == null && openblas == null) {
                 continue;
             }
-            double jBest = shape.gflops(jbert, true), oBest = shape.gflops(openblas, true);
-            double jMedian = shape.gflops(jbert, false), oMedian = shape.gflops(openblas, false);
+            double jBest = shape.gflops(jbert, Statistics::getMin), oBest = shape.gflops(openblas, Statistics::getMin);
+            double jMedian = shape.gflops(jbert, MEDIAN), oMedian = shape.gflops(openblas, MEDIAN);
+            double jMean = shape.gflops(jbert, Statistics::getMean), oMean = shape.gflops(openblas, Statistics::getMean);
             String dims = "(%s,%s) %dx%dx%d%s".formatted(shape.transA() ? "T" : "N", shape.transB() ? "T" : "N",
                     shape.m(), shape.n(), shape.k(), shape.batch() > 1 ? " x" + shape.batch() : "");
-            System.out.printf("%-14s %-22s %9.1f %9.1f %6.2f %7.0f%% %9.1f %9.1f %6.2f%n", shape.name(), dims,
-                    jBest, oBest, jBest / oBest, 100 * jBest / peakBest, jMedian, oMedian, jMedian / oMedian);
+            System.out.printf("%-14s %-22s %9.1f %9.1f %6.2f %7.0f%% %9.1f %9.1f %6.2f %6.2f%n", shape.name(), dims,
+                    jBest, oBest, jBest / oBest, 100 * jBest / peakBest, jMedian, oMedian, jMedian / oMedian, jMean / oMean);
         }
     }
+
+    private static final ToDoubleFunction<Statistics> MEDIAN = samples -> samples.getPercentile(50);
 
     static Statistics statistics(Collection<RunResult> results, Shape shape, String side) {
         for (RunResult r : results) {
