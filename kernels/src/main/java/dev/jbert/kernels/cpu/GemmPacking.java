@@ -32,7 +32,10 @@ final class GemmPacking {
      * them; touching all kc steps first (96 KiB at kc 768) evicted the first ones again. Measured on
      * the FFN-down forward (3072 x 768 x 3072, 2 threads): packing A 2.8 -> 2.4 ms a call, B 0.89 ->
      * 0.84; whole calls, old and new builds alternating in one JVM, +2% and +5% by median calls
-     * (the attention output's forward, 3072 x 768 x 768: -0.3% and +4%).
+     * (the attention output's forward, 3072 x 768 x 768: -0.3% and +4%). No touch at all packed that
+     * A as fast (2.4 ms: each gather asks for its rows' lines at once too), but ran attention's
+     * scores (96 of 384 x 384 x 64, from memory, a sliver's 64 steps a few lines a row) 13% slower
+     * by median calls, so the touch stays.
      */
     private static final int GATHER_STEPS = 128;
     /** A gather's row offsets (one per lane), per thread: filled per sliver, never allocated in a step. */
