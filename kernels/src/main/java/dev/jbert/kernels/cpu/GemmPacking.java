@@ -51,7 +51,7 @@ final class GemmPacking {
 
     /**
      * Floats between the starts of two slivers: the sliver (width x kc), then a gap of one vector,
-     * which takes what {@link #copyWhole} writes past a sliver's last step.
+     * which takes what {@code alongRows}'s whole vectors write past a sliver's last step.
      */
     static int stride(int width, int kc) {
         return width * kc + LANES;
@@ -111,10 +111,14 @@ final class GemmPacking {
             for (int s = first, sliver = first / width * stride; s < end; s += width, sliver += stride) {
                 int count = Math.min(width, size - s), from = at + (p0 + q) * ld + s, to = sliver + q * width;
                 if (count == width && vectors <= 2 && from + (qEnd - 1 - q) * ld + vectors * LANES <= src.length) {
-                    // the common case, a whole sliver in bounds for the whole pass, with its checks out of
-                    // the loop and one or two vectors a step as straight-line code: measured (one thread,
-                    // operands in L2) 0.49 -> 0.35 ns a float for a transposed A's 12-wide slivers,
-                    // 0.28 -> 0.20 for a B's 32-wide ones, against copyWhole's loop over the vectors
+                    // a whole sliver whose pass stays inside the array: one or two whole vectors a step,
+                    // checked once for the pass and written out, not looped over. When width is not a
+                    // multiple of LANES (an A sliver is 12 wide), the last vector also copies the floats
+                    // after the run, into the next step of the sliver, which is written after this one,
+                    // or, after the last step, into the gap between slivers (see stride). Measured (one
+                    // thread, operands in L2): 0.49 -> 0.35 ns a float for a transposed A's 12-wide
+                    // slivers, 0.28 -> 0.20 for a B's 32-wide ones, against a loop over the vectors of
+                    // each step; masked vectors ran twice as slow again
                     boolean two = vectors == 2;
                     for (int p = q; p < qEnd; p++, from += ld, to += width) {
                         FloatVector.fromArray(SPECIES, src, from).intoMemorySegment(dst, bytes(to), ORDER);
@@ -122,30 +126,14 @@ final class GemmPacking {
                             FloatVector.fromArray(SPECIES, src, from + LANES).intoMemorySegment(dst, bytes(to + LANES), ORDER);
                         }
                     }
-                    continue;
-                }
-                for (int p = q; p < qEnd; p++, from += ld, to += width) {
-                    if (count == width && from + vectors * LANES <= src.length) {
-                        copyWhole(src, from, dst, to, vectors);
-                    } else {
+                } else {
+                    // the edges: a partial sliver, a pass that reaches the array's end, or slivers of
+                    // more than two vectors (narrower vector units)
+                    for (int p = q; p < qEnd; p++, from += ld, to += width) {
                         copyPadded(src, from, count, dst, to, width);
                     }
                 }
             }
-        }
-    }
-
-    /**
-     * dst[at .. at+width) = src[from .. from+width) in whole vectors: when width is not a multiple
-     * of LANES (an A sliver is 12 wide), the last vector also copies the floats after the run, into
-     * the next step of the sliver, which is written after this one, or, after the last step, into
-     * the gap between slivers (see {@link #stride}); whole vectors ran twice as fast as masked ones
-     * here. {@code alongRows} copies most steps with the same vectors inline; this is its step for
-     * slivers of more than two vectors (narrower vector units) and near the end of the array.
-     */
-    private static void copyWhole(float[] src, int from, MemorySegment dst, int at, int vectors) {
-        for (int v = 0; v < vectors; v++) {
-            FloatVector.fromArray(SPECIES, src, from + v * LANES).intoMemorySegment(dst, bytes(at + v * LANES), ORDER);
         }
     }
 
@@ -209,8 +197,8 @@ final class GemmPacking {
     /**
      * dst[at .. at+width) = src[from .. from+count) followed by zeros, count <= width: one masked
      * vector load and store per vector of the run (12 or 32 floats), the padding included. For the
-     * edges: a masked vector with lanes off is about twice as slow as a whole one. Data movement
-     * only, so it is the same with SIMD off.
+     * edges: a masked vector is about twice as slow as a whole one. Data movement only, so it is the
+     * same with SIMD off.
      */
     private static void copyPadded(float[] src, int from, int count, MemorySegment dst, int at, int width) {
         for (int j = 0; j < width; j += LANES) {
