@@ -145,9 +145,9 @@ public final class BertQa {
                         a.inputs().attentionMask(), l.context(), headsOfHidden(), a.probs(), b, h, t, d, attentionScale);
             } else if (fusedTraining()) {
                 // the same three ops as below, which the backend may run one (sequence, head) at a time
-                // with the dropped probabilities in cache; the probabilities go where the branch below puts them
+                // with the dropped probabilities in cache
                 backend.attentionTrainingForward(query(l.qkv()), key(l.qkv()), value(l.qkv()), headsOfQkv(),
-                        a.inputs().attentionMask(), kept(l) != null ? kept(l) : a.probs(), a.probsDropped(), l.context(),
+                        a.inputs().attentionMask(), probabilitiesBuffer(l, a), a.probsDropped(), l.context(),
                         headsOfHidden(), b, h, t, d, attentionScale, config.attentionDropout(), dropout.seed(),
                         stream(layer, Dropout.ATTENTION_PROBS));
             } else {
@@ -446,7 +446,7 @@ public final class BertQa {
         int b = batch.size();
         int t = batch.tokens();
         int h = config.heads();
-        Buffer probs = kept(l) != null ? kept(l) : a.probs();
+        Buffer probs = probabilitiesBuffer(l, a);
         backend.gemmBatched(false, true, t, t, config.headDim(), 1, query(l.qkv()), headsOfQkv(), key(l.qkv()), headsOfQkv(),
                 0, probs, MatrixLayout.dense(t, t), b * h);
         tap(recomputed ? "probs (scores, recomputed)" : "probs (scores)", layer, probs, "B H T T");
@@ -470,6 +470,11 @@ public final class BertQa {
      */
     private Buffer kept(Activations.Layer l) {
         return dropout != null ? l.probs() : null;
+    }
+
+    /** Where a forward writes layer l's attention probabilities: where it keeps them, else the shared scratch. */
+    private Buffer probabilitiesBuffer(Activations.Layer l, Activations.Views a) {
+        return kept(l) != null ? kept(l) : a.probs();
     }
 
     /**
