@@ -32,7 +32,7 @@ public class PeakFlopsBenchmark {
     static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     static final int STEPS = 100_000;
     /** 16 accumulators x lanes x 2 flops (multiply and add) per step. */
-    static final double FLOPS_PER_OP = (double) STEPS * 16 * SPECIES.length() * 2;
+    public static final double FLOPS_PER_OP = (double) STEPS * 16 * SPECIES.length() * 2;
     static final int THREADS = 2;
 
     /** The 2-thread peak in GFLOP/s from the time of one call, in milliseconds. */
