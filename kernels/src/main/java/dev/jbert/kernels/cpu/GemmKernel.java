@@ -22,7 +22,8 @@ import jdk.incubator.vector.VectorSpecies;
  * broadcasts. The accumulators are local variables so that they live in registers (an array of
  * vectors would live in memory, ~35x slower). Measured alone (kc = 256, one thread, best of 50
  * windows on a noisy 2-vCPU AVX-512 VM), as a fraction of a register-bound FMA loop: 12 x 2 0.75,
- * 6 x 4 0.69, 8 x 3 0.68, 14 x 2 (spills) 0.63. NR follows the lane count; with 256-bit vectors
+ * 6 x 4 0.69, 8 x 3 0.68, 14 x 2 (spills) 0.63 (the kernel has been tuned since: MicrokernelBenchmark,
+ * in the benchmarks module, measures it as it is). NR follows the lane count; with 256-bit vectors
  * and 16 registers (AVX2) this shape would spill, and a 6 x 2 kernel would be the one to add.
  *
  * <p>The scalar twin ({@link #tileScalar}) does the same FMAs in the same order, one lane at a time,
