@@ -24,9 +24,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.results.RunResult;
-import org.openjdk.jmh.runner.Runner;
-import org.openjdk.jmh.runner.options.CommandLineOptions;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.util.Statistics;
 
 /**
@@ -194,10 +191,7 @@ public class GemmBenchmark {
 
     /** Runs the GEMMs and the FMA peak with JMH's command-line options, then prints the GFLOP/s table. */
     public static void main(String[] args) throws Exception {
-        OptionsBuilder options = new OptionsBuilder();
-        options.parent(new CommandLineOptions(args));
-        options.include(GemmBenchmark.class.getSimpleName() + "\\.").include(PeakFlopsBenchmark.class.getSimpleName() + "\\.");
-        Collection<RunResult> results = new Runner(options.build()).run();
+        Collection<RunResult> results = JmhRuns.run(args, GemmBenchmark.class, PeakFlopsBenchmark.class);
         Statistics peak = null;
         for (RunResult r : results) {
             if (r.getParams().getBenchmark().contains(PeakFlopsBenchmark.class.getSimpleName())) {

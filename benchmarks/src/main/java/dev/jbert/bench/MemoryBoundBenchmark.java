@@ -24,9 +24,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.results.RunResult;
-import org.openjdk.jmh.runner.Runner;
-import org.openjdk.jmh.runner.options.CommandLineOptions;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
 
 /**
  * The memory-bound ops of a bert-base training step at batch 8 x 384 (3072 tokens), through the
@@ -178,10 +175,7 @@ public class MemoryBoundBenchmark {
 
     /** Runs the benchmark with JMH's command-line options, then prints GB/s and % of copy. */
     public static void main(String[] args) throws Exception {
-        OptionsBuilder options = new OptionsBuilder();
-        options.parent(new CommandLineOptions(args));
-        options.include(MemoryBoundBenchmark.class.getSimpleName() + "\\.");
-        Collection<RunResult> results = new Runner(options.build()).run();
+        Collection<RunResult> results = JmhRuns.run(args, MemoryBoundBenchmark.class);
         System.out.println();
         System.out.printf("%-14s %12s %10s %10s %9s%n", "op", "elements", "ms", "GB/s", "of copy");
         double copy = Double.NaN;

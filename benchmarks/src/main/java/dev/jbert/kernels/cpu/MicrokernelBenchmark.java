@@ -3,6 +3,7 @@ package dev.jbert.kernels.cpu;
 import static dev.jbert.kernels.cpu.GemmKernel.MR;
 import static dev.jbert.kernels.cpu.GemmKernel.NR;
 
+import dev.jbert.bench.JmhRuns;
 import dev.jbert.bench.PeakFlopsBenchmark;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -23,9 +24,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.results.RunResult;
-import org.openjdk.jmh.runner.Runner;
-import org.openjdk.jmh.runner.options.CommandLineOptions;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.util.Statistics;
 
 /**
@@ -107,10 +105,7 @@ public class MicrokernelBenchmark {
 
     /** Runs both benchmarks with JMH's command-line options and prints GFLOP/s and the fraction of the peak. */
     public static void main(String[] args) throws Exception {
-        OptionsBuilder options = new OptionsBuilder();
-        options.parent(new CommandLineOptions(args));
-        options.include(MicrokernelBenchmark.class.getSimpleName() + "\\.");
-        Collection<RunResult> results = new Runner(options.build()).run();
+        Collection<RunResult> results = JmhRuns.run(args, MicrokernelBenchmark.class);
         System.out.println();
         System.out.println("# one thread; GFLOP/s of the fastest and of the median call, the kernel's and fmaPeak's (run beside it, same param)");
         System.out.printf("%-9s %-30s %8s %8s %8s %8s %8s %8s%n", "operands", "what", "best", "peak", "of peak", "median", "peak", "of peak");

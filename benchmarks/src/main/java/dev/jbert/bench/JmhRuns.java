@@ -1,0 +1,28 @@
+package dev.jbert.bench;
+
+import java.util.Collection;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.CommandLineOptionException;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+
+/** How the benchmarks with a summary table of their own run JMH from their {@code main}. */
+public final class JmhRuns {
+    private JmhRuns() {}
+
+    /**
+     * Runs every benchmark method of {@code benchmarks} with JMH's command-line options
+     * ({@code -wi}, {@code -i}, {@code -f}, ...) and returns the results for the table.
+     */
+    public static Collection<RunResult> run(String[] args, Class<?>... benchmarks)
+            throws CommandLineOptionException, RunnerException {
+        OptionsBuilder options = new OptionsBuilder();
+        options.parent(new CommandLineOptions(args));
+        for (Class<?> benchmark : benchmarks) {
+            options.include(benchmark.getSimpleName() + "\\.");
+        }
+        return new Runner(options.build()).run();
+    }
+}
