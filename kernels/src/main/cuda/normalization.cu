@@ -1,7 +1,7 @@
 // LayerNorm forward and backward, and the column sums that give the gradients of gamma and beta.
 // Rows are independent: one warp per row, each lane striding over the columns.
-// Column sums are deterministic: each block sums a chunk of rows for 32 columns, and a second
-// kernel adds the chunks' partial sums in order (no atomics, so every run gives the same bits).
+// Column sums are deterministic: each block sums a chunk of rows, and column_finish adds the chunks'
+// partial sums in order (no atomics, so every run gives the same bits).
 
 __device__ float warp_sum(float v) {
     for (int offset = 16; offset > 0; offset >>= 1) {
@@ -41,8 +41,79 @@ extern "C" __global__ void layer_norm_forward(const float* x, const float* gamma
     }
 }
 
+// Rows of at most FUSED_COLUMNS (BERT-large's 1024) take the fused backward below; wider ones the
+// two kernels after it.
+#define FUSED_COLUMNS 1024
+#define COLUMNS_PER_LANE (FUSED_COLUMNS / 32)
+#define FUSED_WARPS 4
+#define FUSED_ROWS_PER_CHUNK 64
+
+// The LayerNorm backward in one pass over dy and x: dx as layer_norm_backward below, and the chunk's
+// partial column sums of dy (for dBeta) and dy * xhat (for dGamma) into partialDy, partialDyXhat
+// [chunks, cols]. Block b (FUSED_WARPS warps) takes rows [64 b, 64 b + 64); warp w its rows w, w + 4, ...
+// Each lane holds its columns lane + 32 i of the row (dy, xhat) and of the running sums in registers,
+// so dy and x are read once, where the two-kernel path reads them twice. dx may alias dy.
+extern "C" __global__ void __launch_bounds__(FUSED_WARPS * 32)
+layer_norm_backward_fused(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
+                          float* dx, float* partialDy, float* partialDyXhat, int rows, int cols) {
+    __shared__ float sums[2][FUSED_WARPS][FUSED_COLUMNS];
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    int first = blockIdx.x * FUSED_ROWS_PER_CHUNK, end = min(rows, first + FUSED_ROWS_PER_CHUNK);
+    float sumDy[COLUMNS_PER_LANE], sumDyXhat[COLUMNS_PER_LANE];
+#pragma unroll
+    for (int i = 0; i < COLUMNS_PER_LANE; i++) {
+        sumDy[i] = 0;
+        sumDyXhat[i] = 0;
+    }
+    for (int row = first + warp; row < end; row += FUSED_WARPS) {
+        long long base = (long long) row * cols;
+        float mu = mean[row], s = rstd[row];
+        float d[COLUMNS_PER_LANE], xhat[COLUMNS_PER_LANE];
+        float sumG = 0, sumGXhat = 0;
+#pragma unroll
+        for (int i = 0; i < COLUMNS_PER_LANE; i++) {
+            int c = lane + 32 * i;
+            d[i] = c < cols ? dy[base + c] : 0.0f;
+            xhat[i] = c < cols ? (x[base + c] - mu) * s : 0.0f;
+            float g = c < cols ? d[i] * gamma[c] : 0.0f;
+            sumG += g;
+            sumGXhat += g * xhat[i];
+            sumDy[i] += d[i];
+            sumDyXhat[i] += d[i] * xhat[i];
+        }
+        float meanG = warp_sum(sumG) / cols;
+        float meanGXhat = warp_sum(sumGXhat) / cols;
+#pragma unroll
+        for (int i = 0; i < COLUMNS_PER_LANE; i++) {
+            int c = lane + 32 * i;
+            if (c < cols) {
+                dx[base + c] = s * (d[i] * gamma[c] - meanG - xhat[i] * meanGXhat);
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < COLUMNS_PER_LANE; i++) {
+        int c = lane + 32 * i;
+        if (c < cols) {
+            sums[0][warp][c] = sumDy[i];
+            sums[1][warp][c] = sumDyXhat[i];
+        }
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float a = 0, b = 0;
+        for (int w = 0; w < FUSED_WARPS; w++) { // in warp order: the same bits every run
+            a += sums[0][w][c];
+            b += sums[1][w][c];
+        }
+        partialDy[(long long) blockIdx.x * cols + c] = a;
+        partialDyXhat[(long long) blockIdx.x * cols + c] = b;
+    }
+}
+
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma, xhat = (x - mean) * rstd.
-// Overwrites dx; the parameter gradients come from column_partials. One warp per row.
+// Overwrites dx; the parameter gradients come from column_partials. One warp per row, for rows wider
+// than FUSED_COLUMNS.
 extern "C" __global__ void layer_norm_backward(const float* dy, const float* x, const float* gamma,
                                                const float* mean, const float* rstd, float* dx, int rows, int cols) {
     int row = blockIdx.x * blockDim.y + threadIdx.y;

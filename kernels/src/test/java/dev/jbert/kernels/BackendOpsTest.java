@@ -297,12 +297,22 @@ class BackendOpsTest {
         }
     }
 
+    /**
+     * LayerNorm forward and backward, {rows, cols}: 45 x 99 (odd sizes), 150 x 768 (BERT's width,
+     * several blocks of rows in the backward, the last one partial) and 20 x 1100 (rows wider than a
+     * GPU warp keeps in registers).
+     */
     @ParameterizedTest
     @MethodSource("dev.jbert.kernels.TestBackends#all")
     void layerNorm(Backend backend) {
-        OpHarness h = new OpHarness(backend, SEED);
-        int rows = 45; // more than one block of rows in the backward
-        int cols = 99;
+        for (int[] shape : new int[][] {{45, 99}, {150, 768}, {20, 1100}}) {
+            layerNorm(backend, shape[0], shape[1]);
+        }
+    }
+
+    private static void layerNorm(Backend backend, int rows, int cols) {
+        OpHarness h = new OpHarness(backend, SEED + rows);
+        String shape = ", " + rows + " x " + cols;
         double[] x = h.gaussian(rows * cols, 2);
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) (x[i] + 3); // an offset, as real activations have
@@ -318,9 +328,9 @@ class BackendOpsTest {
         double[] eMean = new double[rows];
         double[] eRstd = new double[rows];
         ReferenceLayerNorm.layerNormForward(x, gamma, beta, ey, eMean, eRstd, rows, cols, eps);
-        h.assertClose("layerNorm y", ey, y, 1e-5, 1e-5);
-        h.assertClose("layerNorm mean", eMean, mean, 1e-6, 1e-6);
-        h.assertClose("layerNorm rstd", eRstd, rstd, 0, 1e-5);
+        h.assertClose("layerNorm y" + shape, ey, y, 1e-5, 1e-5);
+        h.assertClose("layerNorm mean" + shape, eMean, mean, 1e-6, 1e-6);
+        h.assertClose("layerNorm rstd" + shape, eRstd, rstd, 0, 1e-5);
 
         double[] dy = h.gaussian(x.length, 1);
         double[] dGamma = h.gaussian(cols, 1);
@@ -336,9 +346,9 @@ class BackendOpsTest {
         double[] edBeta = dBeta.clone();
         ReferenceLayerNorm.layerNormBackward(dy, x, gamma, toFloatPrecision(eMean), toFloatPrecision(eRstd),
                 edx, edGamma, edBeta, rows, cols);
-        h.assertClose("layerNorm dx", edx, dx, 1e-5, 1e-4);
-        h.assertClose("layerNorm dGamma", edGamma, bdGamma, 1e-4, 1e-4);
-        h.assertClose("layerNorm dBeta", edBeta, bdBeta, 1e-4, 1e-5);
+        h.assertClose("layerNorm dx" + shape, edx, dx, 1e-5, 1e-4);
+        h.assertClose("layerNorm dGamma" + shape, edGamma, bdGamma, 1e-4, 1e-4);
+        h.assertClose("layerNorm dBeta" + shape, edBeta, bdBeta, 1e-4, 1e-5);
     }
 
     /**

@@ -55,6 +55,9 @@ public final class CudaBackend implements Backend {
     private static final Kernel ROUND_TO_BF16 = new Kernel("elementwise", "round_to_bf16");
     private static final Kernel LAYER_NORM_FORWARD = new Kernel("normalization", "layer_norm_forward");
     private static final Kernel LAYER_NORM_BACKWARD = new Kernel("normalization", "layer_norm_backward");
+    private static final Kernel LAYER_NORM_BACKWARD_FUSED = new Kernel("normalization", "layer_norm_backward_fused");
+    /** The widest rows, and the rows per block, of the fused LayerNorm backward (FUSED_COLUMNS, FUSED_ROWS_PER_CHUNK). */
+    private static final int FUSED_LAYER_NORM_COLUMNS = 1024, FUSED_LAYER_NORM_ROWS = 64;
     private static final Kernel COLUMN_PARTIALS = new Kernel("normalization", "column_partials");
     private static final Kernel COLUMN_FINISH = new Kernel("normalization", "column_finish");
     private static final Kernel SOFTMAX_FORWARD = new Kernel("softmax", "attention_softmax_forward");
@@ -556,10 +559,25 @@ public final class CudaBackend implements Backend {
         CudaBuffer cx = floats(x, rows * cols, "x");
         CudaBuffer cMean = floats(mean, rows, "mean");
         CudaBuffer cRstd = floats(rstd, rows, "rstd");
-        // the parameter gradients first: dx may alias dy
-        columnSums(cdy, cx, cMean, cRstd, floats(dBeta, cols, "dBeta"), floats(dGamma, cols, "dGamma"), rows, cols);
-        kernels.launch(LAYER_NORM_BACKWARD, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, cdy, cx, floats(gamma, cols, "gamma"),
-                cMean, cRstd, floats(dx, rows * cols, "dx"), rows, cols);
+        CudaBuffer cGamma = floats(gamma, cols, "gamma"), cdx = floats(dx, rows * cols, "dx");
+        CudaBuffer cdBeta = floats(dBeta, cols, "dBeta"), cdGamma = floats(dGamma, cols, "dGamma");
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        if (cols <= FUSED_LAYER_NORM_COLUMNS) {
+            // one pass: dx and each chunk's column sums, then the chunks' sums added in order
+            int chunks = (rows + FUSED_LAYER_NORM_ROWS - 1) / FUSED_LAYER_NORM_ROWS;
+            CudaBuffer partials = columnPartials.get(2 * chunks * cols);
+            CudaBuffer partialDy = partials.slice(0, chunks * cols), partialDyXhat = partials.slice(chunks * cols, chunks * cols);
+            kernels.launch(LAYER_NORM_BACKWARD_FUSED, chunks, 1, 128, 1, cdy, cx, cGamma, cMean, cRstd, cdx,
+                    partialDy, partialDyXhat, rows, cols);
+            finishColumnSums(partialDy, partialDyXhat, cdBeta, cdGamma, chunks, cols);
+        } else {
+            // the parameter gradients first: dx may alias dy
+            columnSums(cdy, cx, cMean, cRstd, cdBeta, cdGamma, rows, cols);
+            kernels.launch(LAYER_NORM_BACKWARD, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, cdy, cx, cGamma, cMean, cRstd, cdx,
+                    rows, cols);
+        }
         afterOp("layerNormBackward");
     }
 
@@ -570,15 +588,18 @@ public final class CudaBackend implements Backend {
      */
     private void columnSums(CudaBuffer dy, CudaBuffer x, CudaBuffer mean, CudaBuffer rstd,
                             CudaBuffer dBeta, CudaBuffer dGamma, int rows, int cols) {
-        if (rows == 0 || cols == 0) {
-            return;
-        }
         int chunks = (rows + ROWS_PER_CHUNK - 1) / ROWS_PER_CHUNK;
         CudaBuffer partials = columnPartials.get(2 * chunks * cols);
         CudaBuffer partialDy = partials.slice(0, chunks * cols);
         CudaBuffer partialDyXhat = partials.slice(chunks * cols, chunks * cols);
         kernels.launch(COLUMN_PARTIALS, (cols + 31) / 32, chunks, 32, 32, dy, x, mean, rstd, partialDy, partialDyXhat,
                 rows, cols, ROWS_PER_CHUNK);
+        finishColumnSums(partialDy, partialDyXhat, dBeta, dGamma, chunks, cols);
+    }
+
+    /** dBeta += the chunks' sums of dy, dGamma += of dy * xhat, chunk by chunk in order. */
+    private void finishColumnSums(CudaBuffer partialDy, CudaBuffer partialDyXhat, CudaBuffer dBeta, CudaBuffer dGamma,
+                                  int chunks, int cols) {
         kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partialDy, dBeta, chunks, cols);
         kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partialDyXhat, dGamma, chunks, cols);
     }
