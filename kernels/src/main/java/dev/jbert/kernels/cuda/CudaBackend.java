@@ -56,8 +56,11 @@ public final class CudaBackend implements Backend {
     private static final Kernel LAYER_NORM_FORWARD = new Kernel("normalization", "layer_norm_forward");
     private static final Kernel LAYER_NORM_BACKWARD = new Kernel("normalization", "layer_norm_backward");
     private static final Kernel LAYER_NORM_BACKWARD_FUSED = new Kernel("normalization", "layer_norm_backward_fused");
-    /** The widest rows, and the rows per block, of the fused LayerNorm backward (FUSED_COLUMNS, FUSED_ROWS_PER_CHUNK). */
-    private static final int FUSED_LAYER_NORM_COLUMNS = 1024, FUSED_LAYER_NORM_ROWS = 64;
+    /**
+     * The widest rows, the rows per block and the threads per block of the fused LayerNorm backward
+     * (normalization.cu's FUSED_COLUMNS, FUSED_ROWS_PER_CHUNK, FUSED_WARPS x 32).
+     */
+    private static final int FUSED_LAYER_NORM_COLUMNS = 1024, FUSED_LAYER_NORM_ROWS = 64, FUSED_LAYER_NORM_THREADS = 128;
     private static final Kernel COLUMN_PARTIALS = new Kernel("normalization", "column_partials");
     private static final Kernel COLUMN_FINISH = new Kernel("normalization", "column_finish");
     private static final Kernel SOFTMAX_FORWARD = new Kernel("softmax", "attention_softmax_forward");
@@ -569,7 +572,7 @@ public final class CudaBackend implements Backend {
             int chunks = (rows + FUSED_LAYER_NORM_ROWS - 1) / FUSED_LAYER_NORM_ROWS;
             CudaBuffer partials = columnPartials.get(2 * chunks * cols);
             CudaBuffer partialDy = partials.slice(0, chunks * cols), partialDyXhat = partials.slice(chunks * cols, chunks * cols);
-            kernels.launch(LAYER_NORM_BACKWARD_FUSED, chunks, 1, 128, 1, cdy, cx, cGamma, cMean, cRstd, cdx,
+            kernels.launch(LAYER_NORM_BACKWARD_FUSED, chunks, 1, FUSED_LAYER_NORM_THREADS, 1, cdy, cx, cGamma, cMean, cRstd, cdx,
                     partialDy, partialDyXhat, rows, cols);
             finishColumnSums(partialDy, partialDyXhat, cdBeta, cdGamma, chunks, cols);
         } else {
