@@ -461,14 +461,10 @@ class BackendOpsTest {
         return buffer;
     }
 
-    /**
-     * Bit for bit on the CPU. On a GPU, where a fused op may multiply in another order than the
-     * separate ops, in the backend's GEMM precision: within 4x the GEMM's tolerance in norm,
-     * ‖actual - expected‖ / ‖expected‖, and no NaN.
-     */
+    /** Bit for bit on the CPU; within 10x the GEMM's tolerance on a GPU (a NaN, as from an unwritten element, fails). */
     private static void assertSameOrClose(Backend backend, OpHarness h, String what, Buffer expected, Buffer actual) {
         if (backend instanceof CudaBackend) {
-            h.assertRelativeError(what, toDoubles(h.download(expected)), actual, 4 * TestBackends.gemmTolerance(backend));
+            h.assertClose(what, toDoubles(h.download(expected)), actual, 1e-5, 10 * TestBackends.gemmTolerance(backend));
         } else {
             assertArrayEquals(h.download(expected), h.download(actual), what);
         }

@@ -79,26 +79,6 @@ public final class OpHarness {
         assertClose(what, expected, download(actual), atol, rtol);
     }
 
-    /** Fails unless {@code ‖actual - expected‖ / ‖expected‖ <= bound} (2-norms) and no element is NaN. */
-    public void assertRelativeError(String what, double[] expected, Buffer actual, double bound) {
-        float[] values = download(actual);
-        if (expected.length != values.length) {
-            fail(what + ": " + values.length + " elements, expected " + expected.length);
-        }
-        double error = 0, norm = 0;
-        for (int i = 0; i < expected.length; i++) {
-            if (Float.isNaN(values[i])) {
-                fail(what + ": element " + i + " is NaN (unwritten or invalid), expected " + expected[i]);
-            }
-            error += (values[i] - expected[i]) * (values[i] - expected[i]);
-            norm += expected[i] * expected[i];
-        }
-        double relative = Math.sqrt(error / norm);
-        if (!(relative <= bound)) {
-            fail(String.format("%s: relative error %.3g, allowed %.3g", what, relative, bound));
-        }
-    }
-
     public static void assertClose(String what, double[] expected, float[] actual, double atol, double rtol) {
         if (expected.length != actual.length) {
             fail(what + ": " + actual.length + " elements, expected " + expected.length);
