@@ -4,6 +4,7 @@ import dev.jbert.kernels.MatrixLayout;
 import dev.jbert.kernels.cpu.Gemm;
 import dev.jbert.kernels.cpu.Parallel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -209,6 +210,9 @@ public class GemmBenchmark {
                 "jbert", "openblas", "ratio", "of peak", "jbert", "openblas", "ratio", "ratio");
         System.out.printf("%-14s %-22s %35s %26s %6s%n", "", "", "---------------- best ---------------",
                 "-------- median --------", "mean");
+        // the lowest ratio by each measure, and its shape: the goal is no shape under GOAL by any of them
+        double[] lowest = {Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY};
+        String[] lowestShape = new String[3];
         for (Shape shape : SHAPES) {
             Statistics jbert = statistics(results, shape, "jbert"), openblas = statistics(results, shape, "openblas");
             if (jbert == null && openblas == null) {
@@ -219,12 +223,25 @@ public class GemmBenchmark {
             double jMean = shape.gflops(jbert, Statistics::getMean), oMean = shape.gflops(openblas, Statistics::getMean);
             String dims = "(%s,%s) %dx%dx%d%s".formatted(shape.transA() ? "T" : "N", shape.transB() ? "T" : "N",
                     shape.m(), shape.n(), shape.k(), shape.batch() > 1 ? " x" + shape.batch() : "");
-            System.out.printf("%-14s %-22s %9.1f %9.1f %6.2f %7.0f%% %9.1f %9.1f %6.2f %6.2f%n", shape.name(), dims,
-                    jBest, oBest, jBest / oBest, 100 * jBest / peakBest, jMedian, oMedian, jMedian / oMedian, jMean / oMean);
+            double[] ratios = {jBest / oBest, jMedian / oMedian, jMean / oMean};
+            System.out.printf("%-14s %-22s %9.1f %9.1f %6.3f %7.0f%% %9.1f %9.1f %6.3f %6.3f%n", shape.name(), dims,
+                    jBest, oBest, ratios[0], 100 * jBest / peakBest, jMedian, oMedian, ratios[1], ratios[2]);
+            for (int measure = 0; measure < ratios.length; measure++) {
+                if (ratios[measure] < lowest[measure]) {
+                    lowest[measure] = ratios[measure];
+                    lowestShape[measure] = shape.name();
+                }
+            }
         }
+        boolean met = Arrays.stream(lowest).allMatch(ratio -> ratio >= GOAL);
+        System.out.printf("# lowest ratio: best calls %.3f (%s), medians %.3f (%s), means %.3f (%s): %s%n",
+                lowest[0], lowestShape[0], lowest[1], lowestShape[1], lowest[2], lowestShape[2],
+                met ? "every shape run at " + GOAL + "x OpenBLAS or above by all three" : "some shape under " + GOAL + "x OpenBLAS");
     }
 
     private static final ToDoubleFunction<Statistics> MEDIAN = samples -> samples.getPercentile(50);
+    /** The goal: no shape under this fraction of OpenBLAS's speed, by best, median or mean calls. */
+    private static final double GOAL = 0.9;
 
     static Statistics statistics(Collection<RunResult> results, Shape shape, String side) {
         for (RunResult r : results) {
