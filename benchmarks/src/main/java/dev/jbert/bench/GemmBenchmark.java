@@ -193,12 +193,8 @@ public class GemmBenchmark {
     /** Runs the GEMMs and the FMA peak with JMH's command-line options, then prints the GFLOP/s table. */
     public static void main(String[] args) throws Exception {
         Collection<RunResult> results = JmhRuns.run(args, GemmBenchmark.class, PeakFlopsBenchmark.class);
-        Statistics peak = null;
-        for (RunResult r : results) {
-            if (r.getParams().getBenchmark().contains(PeakFlopsBenchmark.class.getSimpleName())) {
-                peak = r.getPrimaryResult().getStatistics();
-            }
-        }
+        Statistics peak = JmhRuns.statistics(results,
+                params -> params.getBenchmark().contains(PeakFlopsBenchmark.class.getSimpleName()));
         System.out.println();
         System.out.println("# openblas: " + OpenBlas.describe().replace("\n", " ").strip() + " (in this JVM; the forks set 2 threads)");
         double peakBest = peak == null ? Double.NaN : PeakFlopsBenchmark.gflops(peak.getMin());
@@ -244,11 +240,7 @@ public class GemmBenchmark {
     private static final double GOAL = 0.9;
 
     static Statistics statistics(Collection<RunResult> results, Shape shape, String side) {
-        for (RunResult r : results) {
-            if (shape.name().equals(r.getParams().getParam("shape")) && side.equals(r.getParams().getParam("side"))) {
-                return r.getPrimaryResult().getStatistics();
-            }
-        }
-        return null;
+        return JmhRuns.statistics(results,
+                params -> shape.name().equals(params.getParam("shape")) && side.equals(params.getParam("side")));
     }
 }

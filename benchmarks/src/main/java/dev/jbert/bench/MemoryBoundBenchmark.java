@@ -24,6 +24,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.util.Statistics;
 
 /**
  * The memory-bound ops of a bert-base training step at batch 8 x 384 (3072 tokens), through the
@@ -193,12 +194,9 @@ public class MemoryBoundBenchmark {
         }
     }
 
+    /** JMH's score (the mean of the iterations, ops/s) of {@code op}, or NaN if it did not run. */
     static double score(Collection<RunResult> results, String op) {
-        for (RunResult r : results) {
-            if (op.equals(r.getParams().getParam("op"))) {
-                return r.getPrimaryResult().getScore();
-            }
-        }
-        return Double.NaN;
+        Statistics samples = JmhRuns.statistics(results, params -> op.equals(params.getParam("op")));
+        return samples == null ? Double.NaN : samples.getMean();
     }
 }

@@ -125,11 +125,7 @@ public class MicrokernelBenchmark {
     }
 
     private static Statistics statistics(Collection<RunResult> results, String method, String operands) {
-        for (RunResult r : results) {
-            if (r.getParams().getBenchmark().endsWith("." + method) && operands.equals(r.getParams().getParam("operands"))) {
-                return r.getPrimaryResult().getStatistics();
-            }
-        }
-        return null;
+        return JmhRuns.statistics(results,
+                params -> params.getBenchmark().endsWith("." + method) && operands.equals(params.getParam("operands")));
     }
 }
