@@ -1,7 +1,18 @@
 // The attention softmax (scale and padding mask fused in) and the softmax cross-entropy of the QA
-// head, forward and backward. One warp per row, lanes striding over the row.
+// head, forward and backward. One warp per row, lanes striding over the row. The attention kernels
+// whose outputs feed a matrix product come twice: writing floats, and writing bfloat16 (the `_bf16`
+// kernels, for the CUDA backend's bf16 attention, whose products read bf16), instantiated from one template.
 
+#include <cuda_bf16.h>
 #include "philox.cuh"
+
+__device__ __forceinline__ void store(float* to, long long i, float value) {
+    to[i] = value;
+}
+
+__device__ __forceinline__ void store(__nv_bfloat16* to, long long i, float value) {
+    to[i] = __float2bfloat16_rn(value);
+}
 
 __device__ float warp_max(float v) {
     for (int offset = 16; offset > 0; offset >>= 1) {
@@ -18,9 +29,10 @@ __device__ float warp_sum(float v) {
 }
 
 // scores, probs [batch, heads, tokens, tokens]; mask [batch, tokens] (1 = real key). A row is
-// softmax(scale * scores) over its real keys; padded keys get 0. probs may alias scores.
-extern "C" __global__ void attention_softmax_forward(const float* scores, const int* mask, float* probs,
-                                                     int rows, int heads, int tokens, float scale) {
+// softmax(scale * scores) over its real keys; padded keys get 0. probs may alias scores (float probs).
+template <typename Probs>
+__device__ void softmax_forward(const float* scores, const int* mask, Probs* probs, int rows, int heads, int tokens,
+                                float scale) {
     int row = blockIdx.x * blockDim.y + threadIdx.y;
     if (row >= rows) {
         return;
@@ -41,8 +53,18 @@ extern "C" __global__ void attention_softmax_forward(const float* scores, const 
     sum = warp_sum(sum);
     float inverse = sum > 0 ? 1.0f / sum : 0.0f; // a row with every key masked stays zero
     for (int k = threadIdx.x; k < tokens; k += 32) {
-        probs[base + k] = m[k] != 0 ? expf(scale * scores[base + k] - max) * inverse : 0.0f;
+        store(probs, base + k, m[k] != 0 ? expf(scale * scores[base + k] - max) * inverse : 0.0f);
     }
+}
+
+extern "C" __global__ void attention_softmax_forward(const float* scores, const int* mask, float* probs,
+                                                     int rows, int heads, int tokens, float scale) {
+    softmax_forward(scores, mask, probs, rows, heads, tokens, scale);
+}
+
+extern "C" __global__ void attention_softmax_forward_bf16(const float* scores, const int* mask, __nv_bfloat16* probs,
+                                                          int rows, int heads, int tokens, float scale) {
+    softmax_forward(scores, mask, probs, rows, heads, tokens, scale);
 }
 
 // The kernels that also draw the attention dropout's mask hold a row in registers: rows of at most
@@ -54,10 +76,10 @@ extern "C" __global__ void attention_softmax_forward(const float* scores, const 
 // The attention softmax and its dropout in one pass: probs = attention_softmax_forward's up to rounding
 // (the row sum is added in another order) and probsDropped = dropout(probs). One warp per row, the
 // row's scaled scores held in registers. probs may alias scores.
-extern "C" __global__ void attention_softmax_dropout_forward(const float* scores, const int* mask, float* probs,
-                                                             float* probsDropped, int rows, int heads, int tokens,
-                                                             float scale, unsigned int threshold, float keepScale,
-                                                             unsigned long long seed, unsigned long long stream) {
+template <typename Dropped>
+__device__ void softmax_dropout_forward(const float* scores, const int* mask, float* probs, Dropped* probsDropped,
+                                        int rows, int heads, int tokens, float scale, unsigned int threshold,
+                                        float keepScale, unsigned long long seed, unsigned long long stream) {
     int row = blockIdx.x * blockDim.y + threadIdx.y;
     if (row >= rows) {
         return;
@@ -104,10 +126,25 @@ extern "C" __global__ void attention_softmax_dropout_forward(const float* scores
             if (i >= first && i < end) {
                 float p = e[pass][w] * inverse;
                 probs[i] = p;
-                probsDropped[i] = (c[w] >> 8) >= threshold ? p * keepScale : 0.0f;
+                store(probsDropped, i, (c[w] >> 8) >= threshold ? p * keepScale : 0.0f);
             }
         }
     }
+}
+
+extern "C" __global__ void attention_softmax_dropout_forward(const float* scores, const int* mask, float* probs,
+                                                             float* probsDropped, int rows, int heads, int tokens,
+                                                             float scale, unsigned int threshold, float keepScale,
+                                                             unsigned long long seed, unsigned long long stream) {
+    softmax_dropout_forward(scores, mask, probs, probsDropped, rows, heads, tokens, scale, threshold, keepScale, seed, stream);
+}
+
+extern "C" __global__ void attention_softmax_dropout_forward_bf16(const float* scores, const int* mask, float* probs,
+                                                                  __nv_bfloat16* probsDropped, int rows, int heads,
+                                                                  int tokens, float scale, unsigned int threshold,
+                                                                  float keepScale, unsigned long long seed,
+                                                                  unsigned long long stream) {
+    softmax_dropout_forward(scores, mask, probs, probsDropped, rows, heads, tokens, scale, threshold, keepScale, seed, stream);
 }
 
 // dScores = scale * probs * (dProbs - sum(dProbs * probs)), row by row; dScores may alias dProbs.
@@ -133,12 +170,11 @@ extern "C" __global__ void attention_softmax_backward(const float* probs, const 
 // * dDropped)), which is the softmax backward of dProbs = dropout(dDropped). One warp per row; its lanes
 // take the row's Philox blocks as the dropout kernel does, 8 lanes to a tile of 32 elements, 4 tiles a
 // pass, and keep what they read in registers for the second half: each element is read once and
-// written twice. Rows of at most MAX_TOKENS. dScores may alias dDropped.
-extern "C" __global__ void attention_dropout_softmax_backward(const float* probs, const float* dDropped,
-                                                              float* probsDropped, float* dScores, int rows,
-                                                              int tokens, float scale, unsigned int threshold,
-                                                              float keepScale, unsigned long long seed,
-                                                              unsigned long long stream) {
+// written twice. Rows of at most MAX_TOKENS. dScores may alias dDropped (float outputs).
+template <typename Out>
+__device__ void dropout_softmax_backward(const float* probs, const float* dDropped, Out* probsDropped, Out* dScores,
+                                         int rows, int tokens, float scale, unsigned int threshold, float keepScale,
+                                         unsigned long long seed, unsigned long long stream) {
     int row = blockIdx.x * blockDim.y + threadIdx.y;
     if (row >= rows) {
         return;
@@ -166,7 +202,7 @@ extern "C" __global__ void attention_dropout_softmax_backward(const float* probs
             d[pass][w] = inside ? dDropped[i] : 0.0f;
             kept[pass][w] = (c[w] >> 8) >= threshold ? p[pass][w] * keepScale : 0.0f;
             if (inside) {
-                probsDropped[i] = kept[pass][w];
+                store(probsDropped, i, kept[pass][w]);
             }
             dot += kept[pass][w] * d[pass][w];
         }
@@ -178,10 +214,26 @@ extern "C" __global__ void attention_dropout_softmax_backward(const float* probs
         for (int w = 0; w < 4; w++) {
             long long i = (firstTile + 4 * pass) * 32 + j + 8 * w;
             if (i >= first && i < end) {
-                dScores[i] = scale * (kept[pass][w] * d[pass][w] - p[pass][w] * dot);
+                store(dScores, i, scale * (kept[pass][w] * d[pass][w] - p[pass][w] * dot));
             }
         }
     }
+}
+
+extern "C" __global__ void attention_dropout_softmax_backward(const float* probs, const float* dDropped,
+                                                              float* probsDropped, float* dScores, int rows,
+                                                              int tokens, float scale, unsigned int threshold,
+                                                              float keepScale, unsigned long long seed,
+                                                              unsigned long long stream) {
+    dropout_softmax_backward(probs, dDropped, probsDropped, dScores, rows, tokens, scale, threshold, keepScale, seed, stream);
+}
+
+extern "C" __global__ void attention_dropout_softmax_backward_bf16(const float* probs, const float* dDropped,
+                                                                   __nv_bfloat16* probsDropped, __nv_bfloat16* dScores,
+                                                                   int rows, int tokens, float scale,
+                                                                   unsigned int threshold, float keepScale,
+                                                                   unsigned long long seed, unsigned long long stream) {
+    dropout_softmax_backward(probs, dDropped, probsDropped, dScores, rows, tokens, scale, threshold, keepScale, seed, stream);
 }
 
 // probs [rows, classes] = softmax(logits); losses [rows] = logsumexp(logits) - logits[target].

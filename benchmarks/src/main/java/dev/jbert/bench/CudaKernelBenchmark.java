@@ -3,6 +3,7 @@ package dev.jbert.bench;
 import dev.jbert.kernels.AdamW;
 import dev.jbert.kernels.Backend;
 import dev.jbert.kernels.Buffer;
+import dev.jbert.kernels.MatrixLayout;
 import dev.jbert.kernels.cuda.Cuda;
 import dev.jbert.kernels.cuda.CudaBackend;
 import dev.jbert.kernels.cuda.Precision;
@@ -60,6 +61,11 @@ public final class CudaKernelBenchmark {
                 for (Shape shape : SHAPES) {
                     gemm(backend, shape);
                 }
+                System.out.printf("%-14s %8s %8s %8s %10s %10s %10s%n", "linear bwd", "rows", "out", "in", "ms", "3 ops ms", "TFLOP/s");
+                linearBackward(backend, "qkv", TOKENS, 3 * HIDDEN, HIDDEN);
+                linearBackward(backend, "attn-out", TOKENS, HIDDEN, HIDDEN);
+                linearBackward(backend, "ffn-up", TOKENS, FFN, HIDDEN);
+                attention(backend);
             }
         }
         try (CudaBackend backend = new CudaBackend(Precision.BF16)) {
@@ -77,6 +83,57 @@ public final class CudaKernelBenchmark {
                 : time(backend, () -> backend.gemmBatched(s.transA(), s.transB(), s.m(), s.n(), s.k(), 1, a, b, 0, c, s.batch()));
         System.out.printf("%-14s %8d %8d %8d %7d %10.3f %10.1f%n", s.name(), s.m(), s.n(), s.k(), s.batch(),
                 seconds * 1e3, s.flops() / seconds / 1e12);
+    }
+
+    /**
+     * A Linear layer's backward (dW, dBias and dx) as the one op the model calls, next to the three
+     * ops it stands for (two GEMMs and biasBackward), which bf16 mode must round dy for twice.
+     */
+    private static void linearBackward(Backend backend, String name, int rows, int out, int in) {
+        Buffer dy = random(backend, rows * out), x = random(backend, rows * in), w = random(backend, out * in);
+        Buffer dw = random(backend, out * in), db = random(backend, out), dx = backend.allocateFloats(rows * in);
+        double fused = time(backend, () -> backend.linearBackward(dy, x, w, dw, db, dx, false, rows, out, in));
+        double threeOps = time(backend, () -> {
+            backend.gemm(true, false, out, in, rows, 1, dy, x, 1, dw);
+            backend.biasBackward(dy, db, rows, out);
+            backend.gemm(false, false, rows, in, out, 1, dy, w, 0, dx);
+        });
+        System.out.printf("%-14s %8d %8d %8d %10.3f %10.3f %10.1f%n", name, rows, out, in, fused * 1e3, threeOps * 1e3,
+                4.0 * rows * out * in / fused / 1e12);
+    }
+
+    /**
+     * The fused attention ops at bert-base's shape, Q, K and V in place in the [B, T, 3, H, D]
+     * projection as the model lays them out; TFLOP/s over their products alone (2 forward, 4 backward).
+     */
+    private static void attention(Backend backend) {
+        int batch = 32, c = HIDDEN, square = batch * HEADS * SEQUENCE * SEQUENCE;
+        Buffer qkv = random(backend, 3 * TOKENS * c), dQkv = backend.allocateFloats(3 * TOKENS * c);
+        Buffer q = qkv.slice(0, qkv.length()), k = qkv.slice(c, qkv.length() - c), v = qkv.slice(2 * c, qkv.length() - 2 * c);
+        MatrixLayout inQkv = new MatrixLayout(3 * c, HEADS, SEQUENCE * 3 * c, HEAD_DIM);
+        MatrixLayout inContext = new MatrixLayout(c, HEADS, SEQUENCE * c, HEAD_DIM);
+        Buffer mask = backend.allocateInts(batch * SEQUENCE);
+        int[] ones = new int[batch * SEQUENCE];
+        Arrays.fill(ones, 1);
+        backend.copyIn(ones, mask);
+        Buffer probs = backend.allocateFloats(square), dropped = backend.allocateFloats(square), dScores = backend.allocateFloats(square);
+        Buffer context = backend.allocateFloats(TOKENS * c), dContext = random(backend, TOKENS * c);
+        float scale = 0.125f;
+        double product = 2.0 * SEQUENCE * SEQUENCE * HEAD_DIM * batch * HEADS;
+        double evaluation = time(backend, () -> backend.attentionEvaluation(q, k, v, inQkv, mask, context, inContext, probs,
+                batch, HEADS, SEQUENCE, HEAD_DIM, scale));
+        double forward = time(backend, () -> backend.attentionTrainingForward(q, k, v, inQkv, mask, probs, dropped, context,
+                inContext, batch, HEADS, SEQUENCE, HEAD_DIM, scale, 0.1f, 42, 7));
+        double backward = time(backend, () -> backend.attentionTrainingBackward(q, k, v, inQkv, probs, dContext, inContext,
+                dQkv.slice(0, dQkv.length()), dQkv.slice(c, dQkv.length() - c), dQkv.slice(2 * c, dQkv.length() - 2 * c),
+                dScores, dropped, batch, HEADS, SEQUENCE, HEAD_DIM, scale, 0.1f, 42, 7));
+        System.out.printf("%-14s %8s %8s %8s %10s %10s %10s%n", "attention", "B x H", "T", "D", "ms", "", "TFLOP/s");
+        System.out.printf("%-14s %8d %8d %8d %10.3f %10s %10.1f%n", "evaluation", batch * HEADS, SEQUENCE, HEAD_DIM,
+                evaluation * 1e3, "", 2 * product / evaluation / 1e12);
+        System.out.printf("%-14s %8d %8d %8d %10.3f %10s %10.1f%n", "training fwd", batch * HEADS, SEQUENCE, HEAD_DIM,
+                forward * 1e3, "", 2 * product / forward / 1e12);
+        System.out.printf("%-14s %8d %8d %8d %10.3f %10s %10.1f%n", "training bwd", batch * HEADS, SEQUENCE, HEAD_DIM,
+                backward * 1e3, "", 4 * product / backward / 1e12);
     }
 
     private static void memoryBound(Backend backend) {

@@ -87,6 +87,20 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * The backward of {@link #linearForward}: {@code dW [out, in] += dyᵀ x}, {@code dBias [out] +=}
+     * the column sums of {@code dy [rows, out]}, and {@code dx [rows, in] = dy W} ({@code +=} when
+     * {@code accumulate}, for a residual's second branch). This default runs those three ops, in that
+     * order; a backend may share work between them (the CUDA backend in bf16 mode rounds dy once for
+     * both GEMMs).
+     */
+    default void linearBackward(Buffer dy, Buffer x, Buffer weight, Buffer dWeight, Buffer dBias, Buffer dx,
+                                boolean accumulate, int rows, int out, int in) {
+        gemm(true, false, out, in, rows, 1, dy, x, 1, dWeight);
+        biasBackward(dy, dBias, rows, out);
+        gemm(false, false, rows, in, out, 1, dy, weight, accumulate ? 1 : 0, dx);
+    }
+
+    /**
      * {@code batch} independent GEMMs over consecutive dense matrices: matrix {@code z} of A starts
      * at element {@code z * m * k} of {@code a}, and likewise for B and C.
      */

@@ -68,8 +68,9 @@ public final class OpProfiler {
     /** The method's name; for GEMMs also the transposes and the shape, which differ by orders of magnitude. */
     private static String opName(Method method, Object[] args) {
         String name = method.getName();
-        if (name.equals("linearForward")) {
-            return String.format("%s %dx%dx%d", name, args[4], args[5], args[6]); // rows x out x in
+        if (name.startsWith("linear")) { // linearForward and linearBackward end with rows, out, in
+            int n = args.length;
+            return String.format("%s %dx%dx%d", name, args[n - 3], args[n - 2], args[n - 1]);
         }
         if (!name.startsWith("gemm")) {
             return name;

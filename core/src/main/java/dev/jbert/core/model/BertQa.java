@@ -421,8 +421,7 @@ public final class BertQa {
      */
     private void linearBackward(Buffer dy, Buffer x, Buffer weight, Buffer dWeight, Buffer dBias, Buffer dx,
                                 boolean accumulate, int rows, int out, int in) {
-        linearParameterGradients(dy, x, dWeight, dBias, rows, out, in);
-        linearInputGradient(dy, weight, dx, accumulate, rows, out, in);
+        backend.linearBackward(dy, x, weight, dWeight, dBias, dx, accumulate, rows, out, in);
     }
 
     /** dW += dyᵀ x [out, in] and dBias += column sums of dy [out]. */

@@ -10,7 +10,9 @@ import dev.jbert.kernels.cuda.CudaKernels.Kernel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
+import java.util.function.Consumer;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUctx_st;
 import org.bytedeco.cuda.global.cublas;
@@ -67,6 +69,10 @@ public final class CudaBackend implements Backend {
     private static final Kernel SOFTMAX_BACKWARD = new Kernel("softmax", "attention_softmax_backward");
     private static final Kernel SOFTMAX_DROPOUT_FORWARD = new Kernel("softmax", "attention_softmax_dropout_forward");
     private static final Kernel DROPOUT_SOFTMAX_BACKWARD = new Kernel("softmax", "attention_dropout_softmax_backward");
+    // the same three, writing bf16 for bf16 mode's attention products
+    private static final Kernel SOFTMAX_FORWARD_BF16 = new Kernel("softmax", "attention_softmax_forward_bf16");
+    private static final Kernel SOFTMAX_DROPOUT_FORWARD_BF16 = new Kernel("softmax", "attention_softmax_dropout_forward_bf16");
+    private static final Kernel DROPOUT_SOFTMAX_BACKWARD_BF16 = new Kernel("softmax", "attention_dropout_softmax_backward_bf16");
     /** The longest row the two fused softmax-and-dropout kernels take (MAX_TOKENS in softmax.cu). */
     private static final int FUSED_SOFTMAX_TOKENS = 512;
     private static final Kernel CROSS_ENTROPY_FORWARD = new Kernel("softmax", "cross_entropy_forward");
@@ -91,8 +97,14 @@ public final class CudaBackend implements Backend {
     private final List<IntUpload> intUploads = new ArrayList<>();
     private long allocatedBytes;
     private final Scratch columnPartials = new Scratch(Buffer.Type.FLOAT32);
-    private final Scratch bf16A = new Scratch(Buffer.Type.FLOAT32);   // a GEMM's A rounded to bf16, two to a float
-    private final Scratch bf16B = new Scratch(Buffer.Type.FLOAT32);   // and its B
+    // bf16 copies, two to a float: a GEMM's A and B (attention's Q, K, V: all three in bf16A where they
+    // share one projection, else one each), attention's dContext, its probabilities and their gradient
+    private final Scratch bf16A = new Scratch(Buffer.Type.FLOAT32);
+    private final Scratch bf16B = new Scratch(Buffer.Type.FLOAT32);
+    private final Scratch bf16C = new Scratch(Buffer.Type.FLOAT32);
+    private final Scratch bf16Context = new Scratch(Buffer.Type.FLOAT32);
+    private final Scratch bf16Probs = new Scratch(Buffer.Type.FLOAT32);
+    private final Scratch bf16DScores = new Scratch(Buffer.Type.FLOAT32);
     private final Scratch embeddingSegments = new Scratch(Buffer.Type.INT32);
     private final Scratch matrixAddresses = new Scratch(Buffer.Type.INT32);   // 8-byte device addresses, two slots each
     private CudaBuffer normPartials;  // NORM_BLOCKS doubles (2 floats each)
@@ -329,9 +341,36 @@ public final class CudaBackend implements Backend {
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k,
                      float alpha, Buffer a, Buffer b, float beta, Buffer c) {
-        multiply(transA, transB, m, n, k, alpha, floats(a, m * k, "a"), MatrixLayout.dense(transA ? k : m, transA ? m : k),
-                floats(b, k * n, "b"), MatrixLayout.dense(transB ? n : k, transB ? k : n),
-                beta, floats(c, m * n, "c"), MatrixLayout.dense(m, n), 1, precision.roundsInputsToBf16());
+        CudaBuffer ca = floats(a, m * k, "a"), cb = floats(b, k * n, "b"), cc = floats(c, m * n, "c");
+        boolean bf16 = precision.roundsInputsToBf16();
+        denseProduct(transA, transB, m, n, k, alpha, bf16 ? roundedToBf16(ca, bf16A) : ca,
+                bf16 ? roundedToBf16(cb, bf16B) : cb, beta, cc, bf16);
+    }
+
+    /**
+     * In bf16 mode, the two GEMMs of {@link Backend#linearBackward} share one rounded copy of dy
+     * (of the step's largest tensors: [rows, 3C] for the QKV projection, [rows, I] for the FFN's first).
+     */
+    @Override
+    public void linearBackward(Buffer dy, Buffer x, Buffer weight, Buffer dWeight, Buffer dBias, Buffer dx,
+                               boolean accumulate, int rows, int out, int in) {
+        if (!precision.roundsInputsToBf16()) {
+            Backend.super.linearBackward(dy, x, weight, dWeight, dBias, dx, accumulate, rows, out, in);
+            return;
+        }
+        CudaBuffer cdy = floats(dy, rows * out, "dy"), cx = floats(x, rows * in, "x"), cw = floats(weight, out * in, "weight");
+        CudaBuffer cdw = floats(dWeight, out * in, "dWeight"), cdx = floats(dx, rows * in, "dx");
+        CudaBuffer roundedDy = roundedToBf16(cdy, bf16A);
+        denseProduct(true, false, out, in, rows, 1, roundedDy, roundedToBf16(cx, bf16B), 1, cdw, true);
+        biasBackward(dy, dBias, rows, out);
+        denseProduct(false, false, rows, in, out, 1, roundedDy, roundedToBf16(cw, bf16B), accumulate ? 1 : 0, cdx, true);
+    }
+
+    /** One GEMM of dense matrices: op(A) {@code [m, k]} times op(B) {@code [k, n]}, from bf16 copies when {@code inBf16}. */
+    private void denseProduct(boolean transA, boolean transB, int m, int n, int k, float alpha, CudaBuffer a, CudaBuffer b,
+                              float beta, CudaBuffer c, boolean inBf16) {
+        multiply(transA, transB, m, n, k, alpha, a.address, MatrixLayout.dense(transA ? k : m, transA ? m : k),
+                b.address, MatrixLayout.dense(transB ? n : k, transB ? k : n), beta, c.address, MatrixLayout.dense(m, n), 1, inBf16);
     }
 
     /**
@@ -362,9 +401,9 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * In bf16 mode the batched products (attention's) stay tf32: their inputs include the
-     * {@code [B, H, T, T]} probabilities, and with float activations, writing bf16 copies of them
-     * costs more than the bf16 multiply saves (on an H200: 38 against 90 TFLOP/s for P V).
+     * In bf16 mode this op stays tf32: rounding its float inputs, which include the {@code [B, H, T, T]}
+     * probabilities, costs more than the bf16 multiply saves (on an H200: 38 against 90 TFLOP/s for P V).
+     * The fused attention ops multiply in bf16 instead, their softmax kernels writing bf16 directly.
      */
     @Override
     public void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
@@ -372,7 +411,7 @@ public final class CudaBackend implements Backend {
                             float beta, Buffer c, MatrixLayout cLayout, int batch) {
         CudaBuffer ca = floats(a, -1, "a"), cb = floats(b, -1, "b"), cc = floats(c, -1, "c");
         ArgumentChecks.batchedGemm(transA, transB, m, n, k, ca, aLayout, cb, bLayout, cc, cLayout, batch);
-        multiply(transA, transB, m, n, k, alpha, ca, aLayout, cb, bLayout, beta, cc, cLayout, batch, false);
+        multiply(transA, transB, m, n, k, alpha, ca.address, aLayout, cb.address, bLayout, beta, cc.address, cLayout, batch, false);
     }
 
     /**
@@ -381,11 +420,12 @@ public final class CudaBackend implements Backend {
      * as the column-major {@code C^T = op(B)^T op(A)^T}: the operands swap places, the transpose
      * flags stay, and each leading dimension is the row stride of the stored matrix. Matrices at one
      * stride from each other go to the strided-batched GEMM; others (attention's heads in place,
-     * whose groups are further apart than their members) as a table of their addresses.
+     * whose groups are further apart than their members) as a table of their addresses. A and B are
+     * at device addresses {@code a} and {@code b}, floats or, when {@code inBf16}, bf16; C is floats.
      */
     private void multiply(boolean transA, boolean transB, int m, int n, int k, float alphaValue,
-                          CudaBuffer ca, MatrixLayout aLayout, CudaBuffer cb, MatrixLayout bLayout,
-                          float betaValue, CudaBuffer cc, MatrixLayout cLayout, int batch, boolean inBf16) {
+                          long a, MatrixLayout aLayout, long b, MatrixLayout bLayout,
+                          float betaValue, long c, MatrixLayout cLayout, int batch, boolean inBf16) {
         if (m == 0 || n == 0) {
             return;
         }
@@ -394,27 +434,22 @@ public final class CudaBackend implements Backend {
         int opA = transA ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
         int opB = transB ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
         int lda = Math.max(1, aLayout.rowStride()), ldb = Math.max(1, bLayout.rowStride()), ldc = Math.max(1, cLayout.rowStride());
-        int inputType = cudart.CUDA_R_32F;
-        int computeType = precision.computeType();
-        if (inBf16) { // only gemm asks: one dense matrix each, rounded whole
-            ca = roundedToBf16(ca, bf16A);
-            cb = roundedToBf16(cb, bf16B);
-            inputType = cudart.CUDA_R_16BF;
-            computeType = cublas.CUBLAS_COMPUTE_32F;
-        }
+        int inputType = inBf16 ? cudart.CUDA_R_16BF : cudart.CUDA_R_32F;
+        int computeType = inBf16 ? cublas.CUBLAS_COMPUTE_32F : precision.computeType();
         long sa = singleStride(aLayout, batch), sb = singleStride(bLayout, batch), sc = singleStride(cLayout, batch);
         int status;
         if (sa >= 0 && sb >= 0 && sc >= 0) {
             status = cublas.cublasGemmStridedBatchedEx(blas, opB, opA, n, m, k, alpha,
-                    cb.pointer(), inputType, ldb, sb, ca.pointer(), inputType, lda, sa,
-                    beta, cc.pointer(), cudart.CUDA_R_32F, ldc, sc, batch, computeType, cublas.CUBLAS_GEMM_DEFAULT);
+                    new RawPointer(b), inputType, ldb, sb, new RawPointer(a), inputType, lda, sa,
+                    beta, new RawPointer(c), cudart.CUDA_R_32F, ldc, sc, batch, computeType, cublas.CUBLAS_GEMM_DEFAULT);
         } else {
             // the addresses of B's matrices, A's, then C's (cuBLAS's order), in device memory
+            int inputBytes = inBf16 ? 2 : 4;
             long[] addresses = new long[3 * batch];
             for (int z = 0; z < batch; z++) {
-                addresses[z] = cb.address + 4 * bLayout.start(z);
-                addresses[batch + z] = ca.address + 4 * aLayout.start(z);
-                addresses[2 * batch + z] = cc.address + 4 * cLayout.start(z);
+                addresses[z] = b + inputBytes * bLayout.start(z);
+                addresses[batch + z] = a + inputBytes * aLayout.start(z);
+                addresses[2 * batch + z] = c + 4 * cLayout.start(z);
             }
             CudaBuffer table = matrixAddresses.get(2 * addresses.length);
             enqueueCopyIn(addresses, table);
@@ -449,6 +484,9 @@ public final class CudaBackend implements Backend {
     /** {@code x} rounded to bfloat16 into {@code into}: the same elements, two to each 4-byte slot. */
     private CudaBuffer roundedToBf16(CudaBuffer x, Scratch into) {
         CudaBuffer rounded = into.get((x.length() + 1) / 2);
+        if (x.length() == 0) {
+            return rounded; // no grid to launch (a GEMM of depth 0)
+        }
         kernels.launch(ROUND_TO_BF16, grid(x.length()), 1, THREADS, 1, x, rounded, (long) x.length());
         return rounded;
     }
@@ -669,6 +707,151 @@ public final class CudaBackend implements Backend {
                 floats(dDropped, length, "dDropped"), floats(probsDropped, length, "probsDropped"),
                 floats(dScores, length, "dScores"), rows, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p), seed, stream);
         afterOp("attentionDropoutSoftmaxBackward");
+    }
+
+    // ---- attention in bf16 mode: the products on bf16 copies -------------------------------------
+    //
+    // The fused attention ops, in bf16 mode and for rows the fused softmax kernels take, multiply bf16
+    // copies: Q, K and V rounded once per op (one pass over the projection that holds all three),
+    // dContext once, and the probabilities and their gradient written as bf16 by the softmax kernels
+    // themselves, so the [B, H, T, T] tensors the products read are half as large. The float probs
+    // the backward needs are still written; probsDropped and dScores (float) are left alone.
+
+    private boolean bf16Attention(int tokens) {
+        return precision.roundsInputsToBf16() && tokens <= FUSED_SOFTMAX_TOKENS;
+    }
+
+    @Override
+    public void attentionEvaluation(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer mask, Buffer context,
+                                    MatrixLayout contextHeads, Buffer scores, int batch, int headCount, int tokens,
+                                    int headDim, float scale) {
+        if (!bf16Attention(tokens)) {
+            Backend.super.attentionEvaluation(q, k, v, heads, mask, context, contextHeads, scores, batch, headCount,
+                    tokens, headDim, scale);
+            return;
+        }
+        int rows = batch * headCount * tokens;
+        CudaBuffer cs = floats(scores, rows * tokens, "scores"), cm = ints(mask, batch * tokens, "mask");
+        attentionForwardInBf16(q, k, v, heads, cs, context, contextHeads, batch * headCount, tokens, headDim,
+                probs -> kernels.launch(SOFTMAX_FORWARD_BF16, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, cs, cm, probs,
+                        rows, headCount, tokens, scale));
+        afterOp("attentionEvaluation");
+    }
+
+    @Override
+    public void attentionTrainingForward(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer mask, Buffer probs,
+                                         Buffer probsDropped, Buffer context, MatrixLayout contextHeads,
+                                         int batch, int headCount, int tokens, int headDim, float scale,
+                                         float p, long seed, long stream) {
+        if (!bf16Attention(tokens)) {
+            Backend.super.attentionTrainingForward(q, k, v, heads, mask, probs, probsDropped, context, contextHeads, batch,
+                    headCount, tokens, headDim, scale, p, seed, stream);
+            return;
+        }
+        Philox.checkProbability(p);
+        int rows = batch * headCount * tokens;
+        CudaBuffer cp = floats(probs, rows * tokens, "probs"), cm = ints(mask, batch * tokens, "mask");
+        attentionForwardInBf16(q, k, v, heads, cp, context, contextHeads, batch * headCount, tokens, headDim,
+                dropped -> kernels.launch(SOFTMAX_DROPOUT_FORWARD_BF16, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, cp, cm, cp,
+                        dropped, rows, headCount, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p), seed, stream));
+        afterOp("attentionTrainingForward");
+    }
+
+    /**
+     * The two forwards' common part: {@code scores = Q Kᵀ} (float, [matrices, T, T]) from bf16 copies,
+     * then {@code softmax}, which turns the scores into the bf16 matrices P it is given (and may
+     * write the float probabilities over the scores), then {@code context = P V}.
+     */
+    private void attentionForwardInBf16(Buffer q, Buffer k, Buffer v, MatrixLayout heads, CudaBuffer scores, Buffer context,
+                                        MatrixLayout contextHeads, int matrices, int tokens, int headDim,
+                                        Consumer<CudaBuffer> softmax) {
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        CudaBuffer cc = floats(context, -1, "context");
+        // the checks of the products this stands for, on the float operands
+        ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, q, heads, k, heads, scores, dense, matrices);
+        ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, scores, dense, v, heads, cc, contextHeads, matrices);
+        long[] qkv = roundedHeads(heads, matrices, tokens, headDim, q, k, v);
+        multiply(false, true, tokens, tokens, headDim, 1, qkv[0], heads, qkv[1], heads, 0, scores.address, dense, matrices, true);
+        CudaBuffer probabilities = bf16Probs.get((scores.length() + 1) / 2);
+        softmax.accept(probabilities);
+        multiply(false, false, tokens, headDim, tokens, 1, probabilities.address, dense, qkv[2], heads, 0, cc.address,
+                contextHeads, matrices, true);
+    }
+
+    @Override
+    public void attentionTrainingBackward(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer probs,
+                                          Buffer dContext, MatrixLayout contextHeads, Buffer dq, Buffer dk, Buffer dv,
+                                          Buffer dScores, Buffer probsDropped, int batch, int headCount, int tokens,
+                                          int headDim, float scale, float p, long seed, long stream) {
+        if (!bf16Attention(tokens)) {
+            Backend.super.attentionTrainingBackward(q, k, v, heads, probs, dContext, contextHeads, dq, dk, dv, dScores,
+                    probsDropped, batch, headCount, tokens, headDim, scale, p, seed, stream);
+            return;
+        }
+        Philox.checkProbability(p);
+        int matrices = batch * headCount, rows = matrices * tokens, square = rows * tokens;
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        CudaBuffer cp = floats(probs, square, "probs"), cs = floats(dScores, square, "dScores");
+        CudaBuffer cdq = floats(dq, -1, "dq"), cdk = floats(dk, -1, "dk"), cdv = floats(dv, -1, "dv");
+        CudaBuffer cdc = floats(dContext, -1, "dContext");
+        ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, cdc, contextHeads, v, heads, cs, dense, matrices);
+        ArgumentChecks.batchedGemm(true, false, tokens, headDim, tokens, cs, dense, cdc, contextHeads, cdv, heads, matrices);
+        ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, cs, dense, k, heads, cdq, heads, matrices);
+        ArgumentChecks.batchedGemm(true, false, tokens, headDim, tokens, cs, dense, q, heads, cdk, heads, matrices);
+        long[] qkv = roundedHeads(heads, matrices, tokens, headDim, q, k, v);
+        long dc = roundedToBf16(cdc.slice(0, (int) contextHeads.end(matrices, tokens, headDim)), bf16Context).address;
+        // dDropped [T, T] = dContext Vᵀ, in float for the softmax backward, which writes bf16 copies of
+        // probsDropped (for dV) and dScores (for dQ and dK)
+        multiply(false, true, tokens, tokens, headDim, 1, dc, contextHeads, qkv[2], heads, 0, cs.address, dense, matrices, true);
+        CudaBuffer dropped = bf16Probs.get((square + 1) / 2), dScoresBf16 = bf16DScores.get((square + 1) / 2);
+        kernels.launch(DROPOUT_SOFTMAX_BACKWARD_BF16, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, cp, cs, dropped, dScoresBf16,
+                rows, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p), seed, stream);
+        multiply(true, false, tokens, headDim, tokens, 1, dropped.address, dense, dc, contextHeads, 0, cdv.address, heads,
+                matrices, true);
+        multiply(false, false, tokens, headDim, tokens, 1, dScoresBf16.address, dense, qkv[1], heads, 0, cdq.address, heads,
+                matrices, true);
+        multiply(true, false, tokens, headDim, tokens, 1, dScoresBf16.address, dense, qkv[0], heads, 0, cdk.address, heads,
+                matrices, true);
+        afterOp("attentionTrainingBackward");
+    }
+
+    /**
+     * bf16 copies of Q, K and V ({@code matrices} [tokens, headDim] matrices each, laid out by
+     * {@code heads}); their device addresses, in that order. In the model all three interleave in one
+     * projection [B, T, 3, H, D], and their buffers are slices of it that together cover one stretch
+     * of memory: then the stretch their matrices reach is rounded once, and each copy lies at its own
+     * place in it. Otherwise (separate buffers) each is rounded alone.
+     */
+    private long[] roundedHeads(MatrixLayout heads, int matrices, int tokens, int headDim, Buffer... operands) {
+        long reach = heads.end(matrices, tokens, headDim); // elements from an operand's start
+        CudaBuffer[] buffers = new CudaBuffer[operands.length];
+        for (int i = 0; i < operands.length; i++) {
+            buffers[i] = floats(operands[i], -1, "qkv".substring(i, i + 1));
+        }
+        CudaBuffer[] byAddress = buffers.clone();
+        Arrays.sort(byAddress, Comparator.comparingLong(buffer -> buffer.address));
+        long start = byAddress[0].address, covered = start, reached = start;
+        boolean oneStretch = true;
+        for (CudaBuffer buffer : byAddress) {
+            oneStretch &= buffer.address <= covered;
+            covered = Math.max(covered, buffer.address + 4L * buffer.length());
+            reached = Math.max(reached, buffer.address + 4 * reach);
+        }
+        long[] addresses = new long[operands.length];
+        Scratch[] scratch = {bf16A, bf16B, bf16C};
+        if (oneStretch && reached <= covered) {
+            // the buffers cover [start, reached) without a gap, so it is memory of theirs
+            CudaBuffer stretch = new CudaBuffer(this, start, Buffer.Type.FLOAT32, (int) ((reached - start) / 4));
+            long copy = roundedToBf16(stretch, bf16A).address;
+            for (int i = 0; i < operands.length; i++) {
+                addresses[i] = copy + (buffers[i].address - start) / 2; // 4 bytes a float, 2 a bf16
+            }
+        } else {
+            for (int i = 0; i < operands.length; i++) {
+                addresses[i] = roundedToBf16(buffers[i].slice(0, (int) reach), scratch[i]).address;
+            }
+        }
+        return addresses;
     }
 
     // ---- embeddings ---------------------------------------------------------------------------

@@ -13,8 +13,9 @@ public enum Precision {
     /** Inputs rounded to TF32 (10-bit mantissa) for the tensor cores. */
     TF32("tf32", 0x1.0p-11),
     /**
-     * The Linear layers' GEMMs ({@code Backend.gemm}) with inputs rounded to bfloat16 (7-bit
-     * mantissa), what mixed-precision training uses; attention's batched products as in TF32 (see
+     * The Linear layers' GEMMs ({@code Backend.gemm}, {@code linearForward}, {@code linearBackward})
+     * and the products inside the fused attention ops with inputs rounded to bfloat16 (7-bit
+     * mantissa), what mixed-precision training uses; a plain {@code gemmBatched} as in TF32 (see
      * {@code CudaBackend.gemmBatched}). The backend rounds the inputs itself, into bf16 copies that
      * cuBLAS multiplies: asked to round float inputs itself ({@code CUBLAS_COMPUTE_32F_FAST_16BF}),
      * cuBLAS 13.0 on an H200 returned tf32's results at tf32's speed (CudaPrecisionTest, 2026-11-27).

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.jbert.kernels.Buffer;
+import java.util.Arrays;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -23,26 +24,35 @@ class CudaPrecisionTest {
     @EnumSource(Precision.class)
     void gemmRoundsItsInputsAsDocumented(Precision precision) {
         assumeTrue(Cuda.available(), () -> "CUDA tests skipped: " + Cuda.unavailableReason().orElseThrow());
-        float[] values = {1 + 0x1.0p-9f, 1 + 0x1.0p-12f};
-        float[] a = new float[SIZE * SIZE];
-        float[] identity = new float[SIZE * SIZE];
-        for (int i = 0; i < a.length; i++) {
-            a[i] = values[i % 2];
-        }
-        for (int i = 0; i < SIZE; i++) {
-            identity[i * SIZE + i] = 1;
-        }
         int bits = -Math.getExponent(precision.unitRoundoff()) - 1;
-        try (CudaBackend backend = new CudaBackend(precision)) {
-            Buffer ba = backend.allocateFloats(a.length);
-            Buffer bi = backend.allocateFloats(identity.length);
-            Buffer bc = backend.allocateFloats(a.length);
-            backend.copyIn(a, ba);
-            backend.copyIn(identity, bi);
-            backend.gemm(false, false, SIZE, SIZE, SIZE, 1, ba, bi, 0, bc);
-            check(precision + " gemm", a, download(backend, bc), bits);
-            backend.gemmBatched(false, false, SIZE, SIZE, SIZE, 1, ba, bi, 0, bc, 1);
-            check(precision + " gemmBatched", a, download(backend, bc), precision == Precision.BF16 ? 10 : bits);
+        // bf16 mode's rounding kernel takes 8 elements at a time where A starts 16-byte aligned and one
+        // at a time elsewhere: an aligned A, one whose size leaves a tail (255^2 = 8 x 8128 + 1), and
+        // one that starts a float into its buffer
+        for (int[] sizeAndOffset : new int[][] {{SIZE, 0}, {SIZE - 1, 0}, {SIZE, 1}}) {
+            int size = sizeAndOffset[0], offset = sizeAndOffset[1];
+            float[] values = {1 + 0x1.0p-9f, 1 + 0x1.0p-12f};
+            float[] a = new float[offset + size * size];
+            float[] identity = new float[size * size];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = values[i % 2];
+            }
+            for (int i = 0; i < size; i++) {
+                identity[i * size + i] = 1;
+            }
+            float[] expected = Arrays.copyOfRange(a, offset, a.length);
+            String what = precision + " " + size + "^2 at offset " + offset;
+            try (CudaBackend backend = new CudaBackend(precision)) {
+                Buffer whole = backend.allocateFloats(a.length);
+                Buffer ba = whole.slice(offset, size * size);
+                Buffer bi = backend.allocateFloats(identity.length);
+                Buffer bc = backend.allocateFloats(size * size);
+                backend.copyIn(a, whole);
+                backend.copyIn(identity, bi);
+                backend.gemm(false, false, size, size, size, 1, ba, bi, 0, bc);
+                check(what + " gemm", expected, download(backend, bc), bits);
+                backend.gemmBatched(false, false, size, size, size, 1, ba, bi, 0, bc, 1);
+                check(what + " gemmBatched", expected, download(backend, bc), precision == Precision.BF16 ? 10 : bits);
+            }
         }
     }
 
