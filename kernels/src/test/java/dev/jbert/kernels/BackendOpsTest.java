@@ -449,6 +449,15 @@ class BackendOpsTest {
             backend.attentionSoftmaxForward(scores, bmask, scores, batch, heads, tokens, scale);
             backend.gemmBatched(false, false, tokens, headDim, tokens, 1, scores, dense, v, inQkv, 0, threeOps, inContext, batch * heads);
             assertSameOrClose(backend, h, "attention context, " + tokens + " tokens x " + headDim, threeOps, fused);
+            // Q, K and V in three buffers of their own, as a backend that rounds them in one pass must also take
+            double[] values = toDoubles(h.download(qkv));
+            Buffer[] apart = {h.upload(values), h.upload(values), h.upload(values)};
+            Buffer separate = poisoned(backend, batch * tokens * c);
+            backend.attentionEvaluation(apart[0], apart[1].slice(c, qkv.length() - c), apart[2].slice(2 * c, qkv.length() - 2 * c),
+                    inQkv, bmask, separate, inContext, backend.allocateFloats(batch * heads * tokens * tokens),
+                    batch, heads, tokens, headDim, scale);
+            assertSameOrClose(backend, h, "attention context from separate Q, K, V, " + tokens + " tokens x " + headDim,
+                    threeOps, separate);
         }
     }
 

@@ -10,24 +10,20 @@ import dev.jbert.kernels.cuda.CudaKernels.Kernel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
-import java.util.function.Consumer;
-import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUctx_st;
-import org.bytedeco.cuda.global.cublas;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.SizeTPointer;
 
 /**
- * The GPU backend: buffers in device memory, GEMMs on cuBLAS, every other op a kernel of
- * {@code kernels/src/main/cuda}. Everything is enqueued in order on the default stream and runs
+ * The GPU backend: buffers in device memory, GEMMs on cuBLAS ({@link CudaProducts}; in bf16 mode
+ * attention's products through {@link Bf16Attention}), every other op a kernel of
+ * {@code kernels/src/main/cuda}. This class checks each op's buffers and launches its kernels. Everything is enqueued in order on the default stream and runs
  * asynchronously; {@link #copyOut} and {@link #synchronize} wait. One device (the first), used from
  * one thread at a time.
  *
@@ -40,8 +36,8 @@ import org.bytedeco.javacpp.SizeTPointer;
  * every op, so the error names the op that caused it.
  */
 public final class CudaBackend implements Backend {
-    private static final int THREADS = 256;          // block size of the elementwise kernels
-    private static final int ROWS_PER_BLOCK = 8;     // warps per block of the row kernels (one row each)
+    static final int THREADS = 256;                  // block size of the elementwise kernels
+    static final int ROWS_PER_BLOCK = 8;             // warps per block of the row kernels (one row each)
     private static final int ROWS_PER_CHUNK = 256;   // rows summed by one block of column_partials
     private static final int NORM_BLOCKS = 1024;     // fixed, so the norm's sum has a fixed order
     private static final int STAGING_BYTES = 16 << 20;
@@ -54,7 +50,6 @@ public final class CudaBackend implements Backend {
     private static final Kernel GELU_FORWARD = new Kernel("elementwise", "gelu_forward");
     private static final Kernel GELU_BACKWARD = new Kernel("elementwise", "gelu_backward");
     private static final Kernel DROPOUT = new Kernel("elementwise", "dropout");
-    private static final Kernel ROUND_TO_BF16 = new Kernel("elementwise", "round_to_bf16");
     private static final Kernel LAYER_NORM_FORWARD = new Kernel("normalization", "layer_norm_forward");
     private static final Kernel LAYER_NORM_BACKWARD = new Kernel("normalization", "layer_norm_backward");
     private static final Kernel LAYER_NORM_BACKWARD_FUSED = new Kernel("normalization", "layer_norm_backward_fused");
@@ -69,10 +64,6 @@ public final class CudaBackend implements Backend {
     private static final Kernel SOFTMAX_BACKWARD = new Kernel("softmax", "attention_softmax_backward");
     private static final Kernel SOFTMAX_DROPOUT_FORWARD = new Kernel("softmax", "attention_softmax_dropout_forward");
     private static final Kernel DROPOUT_SOFTMAX_BACKWARD = new Kernel("softmax", "attention_dropout_softmax_backward");
-    // the same three, writing bf16 for bf16 mode's attention products
-    private static final Kernel SOFTMAX_FORWARD_BF16 = new Kernel("softmax", "attention_softmax_forward_bf16");
-    private static final Kernel SOFTMAX_DROPOUT_FORWARD_BF16 = new Kernel("softmax", "attention_softmax_dropout_forward_bf16");
-    private static final Kernel DROPOUT_SOFTMAX_BACKWARD_BF16 = new Kernel("softmax", "attention_dropout_softmax_backward_bf16");
     /** The longest row the two fused softmax-and-dropout kernels take (MAX_TOKENS in softmax.cu). */
     private static final int FUSED_SOFTMAX_TOKENS = 512;
     private static final Kernel CROSS_ENTROPY_FORWARD = new Kernel("softmax", "cross_entropy_forward");
@@ -88,28 +79,16 @@ public final class CudaBackend implements Backend {
     private final boolean syncEachOp = Boolean.getBoolean("jbert.cuda.sync");
     private final String deviceName;
     private final int multiprocessors;
-    private final cublasContext blas;
     private final CudaKernels kernels;
-    private final FloatPointer alpha = new FloatPointer(1);
-    private final FloatPointer beta = new FloatPointer(1);
+    private final CudaProducts products;
+    private final Bf16Attention bf16Attention;
     private final BytePointer staging = new BytePointer(STAGING_BYTES); // host side of copies
     private final List<Long> allocations = new ArrayList<>();
     private final List<IntUpload> intUploads = new ArrayList<>();
     private long allocatedBytes;
-    private final Scratch columnPartials = new Scratch(Buffer.Type.FLOAT32);
-    // bf16 copies, two to a float: a GEMM's A and B (attention's Q, K, V: all three in bf16A where they
-    // share one projection, else one each), attention's dContext, its probabilities and their gradient
-    private final Scratch bf16A = new Scratch(Buffer.Type.FLOAT32);
-    private final Scratch bf16B = new Scratch(Buffer.Type.FLOAT32);
-    private final Scratch bf16C = new Scratch(Buffer.Type.FLOAT32);
-    private final Scratch bf16Context = new Scratch(Buffer.Type.FLOAT32);
-    private final Scratch bf16Probs = new Scratch(Buffer.Type.FLOAT32);
-    private final Scratch bf16DScores = new Scratch(Buffer.Type.FLOAT32);
-    private final Scratch embeddingSegments = new Scratch(Buffer.Type.INT32);
-    private final Scratch matrixAddresses = new Scratch(Buffer.Type.INT32);   // 8-byte device addresses, two slots each
+    private final Scratch columnPartials = new Scratch(this, Buffer.Type.FLOAT32);
+    private final Scratch embeddingSegments = new Scratch(this, Buffer.Type.INT32);
     private CudaBuffer normPartials;  // NORM_BLOCKS doubles (2 floats each)
-    private final BiasMatmul biasMatmul;
-    private CudaBuffer onesVector;
     private boolean closed;
 
     /**
@@ -132,11 +111,10 @@ public final class CudaBackend implements Backend {
         CudaStatus.runtime(cudart.cudaDeviceGetAttribute(count, cudart.cudaDevAttrMultiProcessorCount, 0),
                 "cudaDeviceGetAttribute(multiprocessors)");
         this.multiprocessors = count[0];
-        this.blas = new cublasContext();
-        CudaStatus.blas(cublas.cublasCreate_v2(blas), "cublasCreate");
         this.kernels = new CudaKernels(context);
         this.normPartials = allocate(2 * NORM_BLOCKS, Buffer.Type.FLOAT32);
-        this.biasMatmul = new BiasMatmul(allocate((int) (BiasMatmul.workspaceBytes() / 4), Buffer.Type.FLOAT32).address);
+        this.products = new CudaProducts(this, kernels, precision);
+        this.bf16Attention = new Bf16Attention(this, products, kernels);
     }
 
     @Override
@@ -174,7 +152,7 @@ public final class CudaBackend implements Backend {
         return allocate(length, Buffer.Type.INT32);
     }
 
-    private CudaBuffer allocate(int length, Buffer.Type type) {
+    CudaBuffer allocate(int length, Buffer.Type type) {
         if (length < 0) {
             throw new IllegalArgumentException("buffer length must not be negative: " + length);
         }
@@ -236,7 +214,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** The same for 8-byte values (device addresses). */
-    private void enqueueCopyIn(long[] source, CudaBuffer target) {
+    void enqueueCopyIn(long[] source, CudaBuffer target) {
         enqueueStaged(8L * source.length, target, () -> new LongPointer(staging).put(source, 0, source.length));
     }
 
@@ -325,32 +303,34 @@ public final class CudaBackend implements Backend {
         closed = true;
         cudart.cudaDeviceSynchronize();
         kernels.close();
-        biasMatmul.close();
-        cublas.cublasDestroy_v2(blas);
+        products.close();
         for (long address : allocations) {
             cudart.cudaFree(new RawPointer(address));
         }
         allocations.clear();
-        alpha.close();
-        beta.close();
         staging.close();
     }
 
-    // ---- matrix products ------------------------------------------------------------------------
+    // ---- matrix products (CudaProducts) -----------------------------------------------------------
 
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k,
                      float alpha, Buffer a, Buffer b, float beta, Buffer c) {
-        CudaBuffer ca = floats(a, m * k, "a"), cb = floats(b, k * n, "b"), cc = floats(c, m * n, "c");
-        boolean bf16 = precision.roundsInputsToBf16();
-        denseProduct(transA, transB, m, n, k, alpha, bf16 ? roundedToBf16(ca, bf16A) : ca,
-                bf16 ? roundedToBf16(cb, bf16B) : cb, beta, cc, bf16);
+        products.gemm(transA, transB, m, n, k, alpha, floats(a, m * k, "a"), floats(b, k * n, "b"), beta, floats(c, m * n, "c"));
     }
 
-    /**
-     * In bf16 mode, the two GEMMs of {@link Backend#linearBackward} share one rounded copy of dy
-     * (of the step's largest tensors: [rows, 3C] for the QKV projection, [rows, I] for the FFN's first).
-     */
+    /** One cuBLASLt matmul with the bias in its epilogue, where cuBLASLt has a plan (see {@link CudaProducts#linearForward}). */
+    @Override
+    public void linearForward(Buffer x, Buffer weight, Buffer bias, Buffer y, int rows, int out, int in) {
+        if (products.linearForward(floats(x, rows * in, "x"), floats(weight, out * in, "weight"), floats(bias, out, "bias"),
+                floats(y, rows * out, "y"), rows, out, in)) {
+            afterOp("linearForward");
+        } else {
+            Backend.super.linearForward(x, weight, bias, y, rows, out, in);
+        }
+    }
+
+    /** In bf16 mode, the two GEMMs share one rounded copy of dy (see {@link CudaProducts#linearBackwardInBf16}). */
     @Override
     public void linearBackward(Buffer dy, Buffer x, Buffer weight, Buffer dWeight, Buffer dBias, Buffer dx,
                                boolean accumulate, int rows, int out, int in) {
@@ -358,46 +338,10 @@ public final class CudaBackend implements Backend {
             Backend.super.linearBackward(dy, x, weight, dWeight, dBias, dx, accumulate, rows, out, in);
             return;
         }
-        CudaBuffer cdy = floats(dy, rows * out, "dy"), cx = floats(x, rows * in, "x"), cw = floats(weight, out * in, "weight");
-        CudaBuffer cdw = floats(dWeight, out * in, "dWeight"), cdx = floats(dx, rows * in, "dx");
-        CudaBuffer roundedDy = roundedToBf16(cdy, bf16A);
-        denseProduct(true, false, out, in, rows, 1, roundedDy, roundedToBf16(cx, bf16B), 1, cdw, true);
-        biasBackward(dy, dBias, rows, out);
-        denseProduct(false, false, rows, in, out, 1, roundedDy, roundedToBf16(cw, bf16B), accumulate ? 1 : 0, cdx, true);
-    }
-
-    /** One GEMM of dense matrices: op(A) {@code [m, k]} times op(B) {@code [k, n]}, from bf16 copies when {@code inBf16}. */
-    private void denseProduct(boolean transA, boolean transB, int m, int n, int k, float alpha, CudaBuffer a, CudaBuffer b,
-                              float beta, CudaBuffer c, boolean inBf16) {
-        multiply(transA, transB, m, n, k, alpha, a.address, MatrixLayout.dense(transA ? k : m, transA ? m : k),
-                b.address, MatrixLayout.dense(transB ? n : k, transB ? k : n), beta, c.address, MatrixLayout.dense(m, n), 1, inBf16);
-    }
-
-    /**
-     * One cuBLASLt matmul whose epilogue adds the bias (see {@link BiasMatmul}); a GEMM and addBias
-     * where cuBLASLt has no plan or the bias is not 16-byte aligned. The GEMM's algorithm may differ
-     * from {@link #gemm}'s, and with it the rounding, within the GEMM's tolerance.
-     */
-    @Override
-    public void linearForward(Buffer x, Buffer weight, Buffer bias, Buffer y, int rows, int out, int in) {
-        CudaBuffer cx = floats(x, rows * in, "x"), cw = floats(weight, out * in, "weight");
-        CudaBuffer cb = floats(bias, out, "bias"), cy = floats(y, rows * out, "y");
-        boolean bf16 = precision.roundsInputsToBf16();
-        // in bf16 mode the inputs are rounded copies in scratch, which is 256-byte aligned
-        long inputs = bf16 ? 0 : cx.address | cw.address;
-        BiasMatmul.Plan plan = rows == 0 || out == 0 || in == 0 || cb.address % 16 != 0 ? null
-                : biasMatmul.plan(rows, out, in, bf16 ? cudart.CUDA_R_16BF : cudart.CUDA_R_32F,
-                        bf16 ? cublas.CUBLAS_COMPUTE_32F : precision.computeType(), BiasMatmul.alignment(inputs | cy.address));
-        if (plan == null) {
-            Backend.super.linearForward(x, weight, bias, y, rows, out, in);
-            return;
-        }
-        if (bf16) {
-            cx = roundedToBf16(cx, bf16A);
-            cw = roundedToBf16(cw, bf16B);
-        }
-        biasMatmul.run(plan, cx.address, cw.address, cb.address, cy.address, rows, out, in);
-        afterOp("linearForward");
+        products.linearBackwardInBf16(floats(dy, rows * out, "dy"), floats(x, rows * in, "x"), floats(weight, out * in, "weight"),
+                floats(dWeight, out * in, "dWeight"), floats(dBias, out, "dBias"), floats(dx, rows * in, "dx"), accumulate,
+                rows, out, in);
+        afterOp("linearBackward");
     }
 
     /**
@@ -411,84 +355,8 @@ public final class CudaBackend implements Backend {
                             float beta, Buffer c, MatrixLayout cLayout, int batch) {
         CudaBuffer ca = floats(a, -1, "a"), cb = floats(b, -1, "b"), cc = floats(c, -1, "c");
         ArgumentChecks.batchedGemm(transA, transB, m, n, k, ca, aLayout, cb, bLayout, cc, cLayout, batch);
-        multiply(transA, transB, m, n, k, alpha, ca.address, aLayout, cb.address, bLayout, beta, cc.address, cLayout, batch, false);
-    }
-
-    /**
-     * cuBLAS is column-major, and a row-major {@code [r, c]} matrix is the column-major
-     * {@code [c, r]} matrix, its transpose. So the row-major {@code C = op(A) op(B)} is computed
-     * as the column-major {@code C^T = op(B)^T op(A)^T}: the operands swap places, the transpose
-     * flags stay, and each leading dimension is the row stride of the stored matrix. Matrices at one
-     * stride from each other go to the strided-batched GEMM; others (attention's heads in place,
-     * whose groups are further apart than their members) as a table of their addresses. A and B are
-     * at device addresses {@code a} and {@code b}, floats or, when {@code inBf16}, bf16; C is floats.
-     */
-    private void multiply(boolean transA, boolean transB, int m, int n, int k, float alphaValue,
-                          long a, MatrixLayout aLayout, long b, MatrixLayout bLayout,
-                          float betaValue, long c, MatrixLayout cLayout, int batch, boolean inBf16) {
-        if (m == 0 || n == 0) {
-            return;
-        }
-        alpha.put(0, alphaValue);
-        beta.put(0, betaValue);
-        int opA = transA ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
-        int opB = transB ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N;
-        int lda = Math.max(1, aLayout.rowStride()), ldb = Math.max(1, bLayout.rowStride()), ldc = Math.max(1, cLayout.rowStride());
-        int inputType = inBf16 ? cudart.CUDA_R_16BF : cudart.CUDA_R_32F;
-        int computeType = inBf16 ? cublas.CUBLAS_COMPUTE_32F : precision.computeType();
-        long sa = singleStride(aLayout, batch), sb = singleStride(bLayout, batch), sc = singleStride(cLayout, batch);
-        int status;
-        if (sa >= 0 && sb >= 0 && sc >= 0) {
-            status = cublas.cublasGemmStridedBatchedEx(blas, opB, opA, n, m, k, alpha,
-                    new RawPointer(b), inputType, ldb, sb, new RawPointer(a), inputType, lda, sa,
-                    beta, new RawPointer(c), cudart.CUDA_R_32F, ldc, sc, batch, computeType, cublas.CUBLAS_GEMM_DEFAULT);
-        } else {
-            // the addresses of B's matrices, A's, then C's (cuBLAS's order), in device memory
-            int inputBytes = inBf16 ? 2 : 4;
-            long[] addresses = new long[3 * batch];
-            for (int z = 0; z < batch; z++) {
-                addresses[z] = b + inputBytes * bLayout.start(z);
-                addresses[batch + z] = a + inputBytes * aLayout.start(z);
-                addresses[2 * batch + z] = c + 4 * cLayout.start(z);
-            }
-            CudaBuffer table = matrixAddresses.get(2 * addresses.length);
-            enqueueCopyIn(addresses, table);
-            status = cublas.cublasGemmBatchedEx(blas, opB, opA, n, m, k, alpha,
-                    addressTable(table.address), inputType, ldb, addressTable(table.address + 8L * batch), inputType, lda,
-                    beta, addressTable(table.address + 16L * batch), cudart.CUDA_R_32F, ldc, batch, computeType,
-                    cublas.CUBLAS_GEMM_DEFAULT);
-        }
-        CudaStatus.blas(status, String.format("gemm (m=%d, n=%d, k=%d, batch=%d)", m, n, k, batch));
-        afterOp("gemm");
-    }
-
-    /**
-     * A {@code void**} argument that is a device array of addresses. It must go in as a
-     * {@link PointerPointer}, which JavaCPP passes as is: a plain {@code Pointer} there goes by
-     * reference, one level too deep (cuBLAS then reads a host address as its table: an illegal
-     * address on an H200, 2026-11-27; the same trap as kernel arguments, see CudaKernels).
-     */
-    private static PointerPointer<RawPointer> addressTable(long address) {
-        return new PointerPointer<>(new RawPointer(address));
-    }
-
-    /** The one distance between consecutive matrices of a layout, or -1 when groups lie further apart than members. */
-    private static long singleStride(MatrixLayout layout, int batch) {
-        if (layout.perGroup() == 1) {
-            return layout.groupStride();
-        }
-        boolean oneGroup = batch <= layout.perGroup();
-        return oneGroup || layout.groupStride() == (long) layout.perGroup() * layout.memberStride() ? layout.memberStride() : -1;
-    }
-
-    /** {@code x} rounded to bfloat16 into {@code into}: the same elements, two to each 4-byte slot. */
-    private CudaBuffer roundedToBf16(CudaBuffer x, Scratch into) {
-        CudaBuffer rounded = into.get((x.length() + 1) / 2);
-        if (x.length() == 0) {
-            return rounded; // no grid to launch (a GEMM of depth 0)
-        }
-        kernels.launch(ROUND_TO_BF16, grid(x.length()), 1, THREADS, 1, x, rounded, (long) x.length());
-        return rounded;
+        products.multiply(transA, transB, m, n, k, alpha, ca.address, aLayout, cb.address, bLayout, beta, cc.address,
+                cLayout, batch, false);
     }
 
     // ---- elementwise and layout ---------------------------------------------------------------
@@ -500,29 +368,11 @@ public final class CudaBackend implements Backend {
         afterOp("addBias");
     }
 
+    /** A float GEMV against a vector of ones (see {@link CudaProducts#biasBackward}). */
     @Override
     public void biasBackward(Buffer dy, Buffer dBias, int rows, int cols) {
-        CudaBuffer cy = floats(dy, rows * cols, "dy"), cb = floats(dBias, cols, "dBias");
-        if (rows == 0 || cols == 0) {
-            return;
-        }
-        // dBias += dyᵀ 1: a float GEMV (CUDA cores, no tensor-core rounding) over the column-major
-        // [cols, rows] that dy is, against a vector of ones; one read of dy, at about copy speed
-        alpha.put(0, 1f);
-        beta.put(0, 1f);
-        CudaStatus.blas(cublas.cublasSgemv_v2(blas, cublas.CUBLAS_OP_N, cols, rows, alpha, new FloatPointer(cy.pointer()),
-                cols, new FloatPointer(ones(rows).pointer()), 1, beta, new FloatPointer(cb.pointer()), 1),
-                String.format("biasBackward (rows=%d, cols=%d)", rows, cols));
+        products.biasBackward(floats(dy, rows * cols, "dy"), floats(dBias, cols, "dBias"), rows, cols);
         afterOp("biasBackward");
-    }
-
-    /** {@code length} ones on the device, kept for the next call. */
-    private CudaBuffer ones(int length) {
-        if (onesVector == null || onesVector.length() < length) {
-            onesVector = allocate(Math.max(length, 1 << 16), Buffer.Type.FLOAT32);
-            fill(onesVector, 1f);
-        }
-        return onesVector.slice(0, length);
     }
 
     @Override
@@ -709,15 +559,9 @@ public final class CudaBackend implements Backend {
         afterOp("attentionDropoutSoftmaxBackward");
     }
 
-    // ---- attention in bf16 mode: the products on bf16 copies -------------------------------------
-    //
-    // The fused attention ops, in bf16 mode and for rows the fused softmax kernels take, multiply bf16
-    // copies: Q, K and V rounded once per op (one pass over the projection that holds all three),
-    // dContext once, and the probabilities and their gradient written as bf16 by the softmax kernels
-    // themselves, so the [B, H, T, T] tensors the products read are half as large. The float probs
-    // the backward needs are still written; probsDropped and dScores (float) are left alone.
+    // ---- attention in bf16 mode (Bf16Attention) ----------------------------------------------------
 
-    private boolean bf16Attention(int tokens) {
+    private boolean attentionInBf16(int tokens) {
         return precision.roundsInputsToBf16() && tokens <= FUSED_SOFTMAX_TOKENS;
     }
 
@@ -725,16 +569,14 @@ public final class CudaBackend implements Backend {
     public void attentionEvaluation(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer mask, Buffer context,
                                     MatrixLayout contextHeads, Buffer scores, int batch, int headCount, int tokens,
                                     int headDim, float scale) {
-        if (!bf16Attention(tokens)) {
+        if (!attentionInBf16(tokens)) {
             Backend.super.attentionEvaluation(q, k, v, heads, mask, context, contextHeads, scores, batch, headCount,
                     tokens, headDim, scale);
             return;
         }
-        int rows = batch * headCount * tokens;
-        CudaBuffer cs = floats(scores, rows * tokens, "scores"), cm = ints(mask, batch * tokens, "mask");
-        attentionForwardInBf16(q, k, v, heads, cs, context, contextHeads, batch * headCount, tokens, headDim,
-                probs -> kernels.launch(SOFTMAX_FORWARD_BF16, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, cs, cm, probs,
-                        rows, headCount, tokens, scale));
+        bf16Attention.evaluation(floats(q, -1, "q"), floats(k, -1, "k"), floats(v, -1, "v"), heads,
+                ints(mask, batch * tokens, "mask"), floats(context, -1, "context"), contextHeads,
+                floats(scores, batch * headCount * tokens * tokens, "scores"), batch, headCount, tokens, headDim, scale);
         afterOp("attentionEvaluation");
     }
 
@@ -743,39 +585,15 @@ public final class CudaBackend implements Backend {
                                          Buffer probsDropped, Buffer context, MatrixLayout contextHeads,
                                          int batch, int headCount, int tokens, int headDim, float scale,
                                          float p, long seed, long stream) {
-        if (!bf16Attention(tokens)) {
+        if (!attentionInBf16(tokens)) {
             Backend.super.attentionTrainingForward(q, k, v, heads, mask, probs, probsDropped, context, contextHeads, batch,
                     headCount, tokens, headDim, scale, p, seed, stream);
             return;
         }
-        Philox.checkProbability(p);
-        int rows = batch * headCount * tokens;
-        CudaBuffer cp = floats(probs, rows * tokens, "probs"), cm = ints(mask, batch * tokens, "mask");
-        attentionForwardInBf16(q, k, v, heads, cp, context, contextHeads, batch * headCount, tokens, headDim,
-                dropped -> kernels.launch(SOFTMAX_DROPOUT_FORWARD_BF16, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, cp, cm, cp,
-                        dropped, rows, headCount, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p), seed, stream));
+        bf16Attention.trainingForward(floats(q, -1, "q"), floats(k, -1, "k"), floats(v, -1, "v"), heads,
+                ints(mask, batch * tokens, "mask"), floats(probs, batch * headCount * tokens * tokens, "probs"),
+                floats(context, -1, "context"), contextHeads, batch, headCount, tokens, headDim, scale, p, seed, stream);
         afterOp("attentionTrainingForward");
-    }
-
-    /**
-     * The two forwards' common part: {@code scores = Q Kᵀ} (float, [matrices, T, T]) from bf16 copies,
-     * then {@code softmax}, which turns the scores into the bf16 matrices P it is given (and may
-     * write the float probabilities over the scores), then {@code context = P V}.
-     */
-    private void attentionForwardInBf16(Buffer q, Buffer k, Buffer v, MatrixLayout heads, CudaBuffer scores, Buffer context,
-                                        MatrixLayout contextHeads, int matrices, int tokens, int headDim,
-                                        Consumer<CudaBuffer> softmax) {
-        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
-        CudaBuffer cc = floats(context, -1, "context");
-        // the checks of the products this stands for, on the float operands
-        ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, q, heads, k, heads, scores, dense, matrices);
-        ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, scores, dense, v, heads, cc, contextHeads, matrices);
-        long[] qkv = roundedHeads(heads, matrices, tokens, headDim, q, k, v);
-        multiply(false, true, tokens, tokens, headDim, 1, qkv[0], heads, qkv[1], heads, 0, scores.address, dense, matrices, true);
-        CudaBuffer probabilities = bf16Probs.get((scores.length() + 1) / 2);
-        softmax.accept(probabilities);
-        multiply(false, false, tokens, headDim, tokens, 1, probabilities.address, dense, qkv[2], heads, 0, cc.address,
-                contextHeads, matrices, true);
     }
 
     @Override
@@ -783,75 +601,17 @@ public final class CudaBackend implements Backend {
                                           Buffer dContext, MatrixLayout contextHeads, Buffer dq, Buffer dk, Buffer dv,
                                           Buffer dScores, Buffer probsDropped, int batch, int headCount, int tokens,
                                           int headDim, float scale, float p, long seed, long stream) {
-        if (!bf16Attention(tokens)) {
+        if (!attentionInBf16(tokens)) {
             Backend.super.attentionTrainingBackward(q, k, v, heads, probs, dContext, contextHeads, dq, dk, dv, dScores,
                     probsDropped, batch, headCount, tokens, headDim, scale, p, seed, stream);
             return;
         }
-        Philox.checkProbability(p);
-        int matrices = batch * headCount, rows = matrices * tokens, square = rows * tokens;
-        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
-        CudaBuffer cp = floats(probs, square, "probs"), cs = floats(dScores, square, "dScores");
-        CudaBuffer cdq = floats(dq, -1, "dq"), cdk = floats(dk, -1, "dk"), cdv = floats(dv, -1, "dv");
-        CudaBuffer cdc = floats(dContext, -1, "dContext");
-        ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, cdc, contextHeads, v, heads, cs, dense, matrices);
-        ArgumentChecks.batchedGemm(true, false, tokens, headDim, tokens, cs, dense, cdc, contextHeads, cdv, heads, matrices);
-        ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, cs, dense, k, heads, cdq, heads, matrices);
-        ArgumentChecks.batchedGemm(true, false, tokens, headDim, tokens, cs, dense, q, heads, cdk, heads, matrices);
-        long[] qkv = roundedHeads(heads, matrices, tokens, headDim, q, k, v);
-        long dc = roundedToBf16(cdc.slice(0, (int) contextHeads.end(matrices, tokens, headDim)), bf16Context).address;
-        // dDropped [T, T] = dContext Vᵀ, in float for the softmax backward, which writes bf16 copies of
-        // probsDropped (for dV) and dScores (for dQ and dK)
-        multiply(false, true, tokens, tokens, headDim, 1, dc, contextHeads, qkv[2], heads, 0, cs.address, dense, matrices, true);
-        CudaBuffer dropped = bf16Probs.get((square + 1) / 2), dScoresBf16 = bf16DScores.get((square + 1) / 2);
-        kernels.launch(DROPOUT_SOFTMAX_BACKWARD_BF16, rowGrid(rows), 1, 32, ROWS_PER_BLOCK, cp, cs, dropped, dScoresBf16,
-                rows, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p), seed, stream);
-        multiply(true, false, tokens, headDim, tokens, 1, dropped.address, dense, dc, contextHeads, 0, cdv.address, heads,
-                matrices, true);
-        multiply(false, false, tokens, headDim, tokens, 1, dScoresBf16.address, dense, qkv[1], heads, 0, cdq.address, heads,
-                matrices, true);
-        multiply(true, false, tokens, headDim, tokens, 1, dScoresBf16.address, dense, qkv[0], heads, 0, cdk.address, heads,
-                matrices, true);
+        int square = batch * headCount * tokens * tokens;
+        bf16Attention.trainingBackward(floats(q, -1, "q"), floats(k, -1, "k"), floats(v, -1, "v"), heads,
+                floats(probs, square, "probs"), floats(dContext, -1, "dContext"), contextHeads, floats(dq, -1, "dq"),
+                floats(dk, -1, "dk"), floats(dv, -1, "dv"), floats(dScores, square, "dScores"), batch, headCount, tokens,
+                headDim, scale, p, seed, stream);
         afterOp("attentionTrainingBackward");
-    }
-
-    /**
-     * bf16 copies of Q, K and V ({@code matrices} [tokens, headDim] matrices each, laid out by
-     * {@code heads}); their device addresses, in that order. In the model all three interleave in one
-     * projection [B, T, 3, H, D], and their buffers are slices of it that together cover one stretch
-     * of memory: then the stretch their matrices reach is rounded once, and each copy lies at its own
-     * place in it. Otherwise (separate buffers) each is rounded alone.
-     */
-    private long[] roundedHeads(MatrixLayout heads, int matrices, int tokens, int headDim, Buffer... operands) {
-        long reach = heads.end(matrices, tokens, headDim); // elements from an operand's start
-        CudaBuffer[] buffers = new CudaBuffer[operands.length];
-        for (int i = 0; i < operands.length; i++) {
-            buffers[i] = floats(operands[i], -1, "qkv".substring(i, i + 1));
-        }
-        CudaBuffer[] byAddress = buffers.clone();
-        Arrays.sort(byAddress, Comparator.comparingLong(buffer -> buffer.address));
-        long start = byAddress[0].address, covered = start, reached = start;
-        boolean oneStretch = true;
-        for (CudaBuffer buffer : byAddress) {
-            oneStretch &= buffer.address <= covered;
-            covered = Math.max(covered, buffer.address + 4L * buffer.length());
-            reached = Math.max(reached, buffer.address + 4 * reach);
-        }
-        long[] addresses = new long[operands.length];
-        Scratch[] scratch = {bf16A, bf16B, bf16C};
-        if (oneStretch && reached <= covered) {
-            // the buffers cover [start, reached) without a gap, so it is memory of theirs
-            CudaBuffer stretch = new CudaBuffer(this, start, Buffer.Type.FLOAT32, (int) ((reached - start) / 4));
-            long copy = roundedToBf16(stretch, bf16A).address;
-            for (int i = 0; i < operands.length; i++) {
-                addresses[i] = copy + (buffers[i].address - start) / 2; // 4 bytes a float, 2 a bf16
-            }
-        } else {
-            for (int i = 0; i < operands.length; i++) {
-                addresses[i] = roundedToBf16(buffers[i].slice(0, (int) reach), scratch[i]).address;
-            }
-        }
-        return addresses;
     }
 
     // ---- embeddings ---------------------------------------------------------------------------
@@ -958,36 +718,16 @@ public final class CudaBackend implements Backend {
     // ---- launch shapes, scratch, checks -------------------------------------------------------
 
     /** Blocks for a grid-stride loop over {@code n} items: enough to fill the GPU, no more. */
-    private int grid(long n) {
+    int grid(long n) {
         return (int) Math.min((n + THREADS - 1) / THREADS, 32L * multiprocessors);
     }
 
     /** Blocks for the one-warp-per-row kernels. */
-    private static int rowGrid(int rows) {
+    static int rowGrid(int rows) {
         return (rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK;
     }
 
-    /**
-     * A device buffer for an op's intermediate results, grown on demand. A buffer it outgrew stays
-     * allocated until close: ops already queued may still read it.
-     */
-    private final class Scratch {
-        private final Buffer.Type type;
-        private CudaBuffer buffer;
-
-        Scratch(Buffer.Type type) {
-            this.type = type;
-        }
-
-        CudaBuffer get(int length) {
-            if (buffer == null || buffer.length() < length) {
-                buffer = allocate(Math.max(length, 1 << 20), type);
-            }
-            return buffer.slice(0, length);
-        }
-    }
-
-    private void afterOp(String op) {
+    void afterOp(String op) {
         if (syncEachOp) {
             CudaStatus.runtime(cudart.cudaDeviceSynchronize(), op);
         }

@@ -1,0 +1,149 @@
+package dev.jbert.kernels.cuda;
+
+import dev.jbert.kernels.ArgumentChecks;
+import dev.jbert.kernels.Buffer;
+import dev.jbert.kernels.MatrixLayout;
+import dev.jbert.kernels.Philox;
+import dev.jbert.kernels.cuda.CudaKernels.Kernel;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.function.Consumer;
+
+/**
+ * The fused attention ops of {@code Backend} in bf16 mode (for rows the fused softmax kernels take):
+ * the same ops as their defaults, the products multiplying bf16 copies. Q, K and V are rounded once
+ * per op (one pass over the projection that holds all three), dContext once, and the softmax kernels
+ * write the probabilities and their gradient as bf16 themselves, so the {@code [B, H, T, T]}
+ * tensors the products read are half as large. The float probabilities the backward needs are
+ * still written; the float probsDropped and dScores are left alone. {@link CudaBackend} checks the
+ * buffers' types before it hands them here.
+ */
+final class Bf16Attention {
+    // softmax.cu's kernels that write bf16
+    private static final Kernel SOFTMAX_FORWARD = new Kernel("softmax", "attention_softmax_forward_bf16");
+    private static final Kernel SOFTMAX_DROPOUT_FORWARD = new Kernel("softmax", "attention_softmax_dropout_forward_bf16");
+    private static final Kernel DROPOUT_SOFTMAX_BACKWARD = new Kernel("softmax", "attention_dropout_softmax_backward_bf16");
+
+    private final CudaProducts products;
+    private final CudaKernels kernels;
+    // bf16 copies, two to a float: Q, K and V (all three in the first where they share one
+    // projection, else one each), dContext, the probabilities and their gradient
+    private final Scratch[] heads;
+    private final Scratch context;
+    private final Scratch probabilities;
+    private final Scratch scoreGradients;
+
+    Bf16Attention(CudaBackend backend, CudaProducts products, CudaKernels kernels) {
+        this.products = products;
+        this.kernels = kernels;
+        this.heads = new Scratch[] {new Scratch(backend, Buffer.Type.FLOAT32), new Scratch(backend, Buffer.Type.FLOAT32),
+                new Scratch(backend, Buffer.Type.FLOAT32)};
+        this.context = new Scratch(backend, Buffer.Type.FLOAT32);
+        this.probabilities = new Scratch(backend, Buffer.Type.FLOAT32);
+        this.scoreGradients = new Scratch(backend, Buffer.Type.FLOAT32);
+    }
+
+    /** {@code Backend.attentionEvaluation}; {@code scores} ends up holding the scaled-softmax's inputs, not the probabilities. */
+    void evaluation(CudaBuffer q, CudaBuffer k, CudaBuffer v, MatrixLayout layout, CudaBuffer mask, CudaBuffer out,
+                    MatrixLayout outLayout, CudaBuffer scores, int batch, int headCount, int tokens, int headDim, float scale) {
+        int rows = batch * headCount * tokens;
+        forward(q, k, v, layout, scores, out, outLayout, batch * headCount, tokens, headDim,
+                probs -> kernels.launch(SOFTMAX_FORWARD, CudaBackend.rowGrid(rows), 1, 32, CudaBackend.ROWS_PER_BLOCK,
+                        scores, mask, probs, rows, headCount, tokens, scale));
+    }
+
+    /** {@code Backend.attentionTrainingForward}, leaving probsDropped alone. */
+    void trainingForward(CudaBuffer q, CudaBuffer k, CudaBuffer v, MatrixLayout layout, CudaBuffer mask, CudaBuffer probs,
+                         CudaBuffer out, MatrixLayout outLayout, int batch, int headCount, int tokens, int headDim,
+                         float scale, float p, long seed, long stream) {
+        Philox.checkProbability(p);
+        int rows = batch * headCount * tokens;
+        forward(q, k, v, layout, probs, out, outLayout, batch * headCount, tokens, headDim,
+                dropped -> kernels.launch(SOFTMAX_DROPOUT_FORWARD, CudaBackend.rowGrid(rows), 1, 32, CudaBackend.ROWS_PER_BLOCK,
+                        probs, mask, probs, dropped, rows, headCount, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p),
+                        seed, stream));
+    }
+
+    /**
+     * The two forwards' common part: {@code scores = Q Kᵀ} (float, [matrices, T, T]) from bf16 copies,
+     * then {@code softmax}, which turns the scores into the bf16 matrices P it is given (and may
+     * write the float probabilities over the scores), then {@code out = P V}.
+     */
+    private void forward(CudaBuffer q, CudaBuffer k, CudaBuffer v, MatrixLayout layout, CudaBuffer scores, CudaBuffer out,
+                         MatrixLayout outLayout, int matrices, int tokens, int headDim, Consumer<CudaBuffer> softmax) {
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        // the checks of the products this stands for, on the float operands
+        ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, q, layout, k, layout, scores, dense, matrices);
+        ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, scores, dense, v, layout, out, outLayout, matrices);
+        long[] qkv = rounded(layout, matrices, tokens, headDim, q, k, v);
+        products.multiply(false, true, tokens, tokens, headDim, 1, qkv[0], layout, qkv[1], layout, 0, scores.address,
+                dense, matrices, true);
+        CudaBuffer p = probabilities.get((scores.length() + 1) / 2);
+        softmax.accept(p);
+        products.multiply(false, false, tokens, headDim, tokens, 1, p.address, dense, qkv[2], layout, 0, out.address,
+                outLayout, matrices, true);
+    }
+
+    /** {@code Backend.attentionTrainingBackward}, leaving probsDropped alone and dScores holding dDropped. */
+    void trainingBackward(CudaBuffer q, CudaBuffer k, CudaBuffer v, MatrixLayout layout, CudaBuffer probs,
+                          CudaBuffer dOut, MatrixLayout outLayout, CudaBuffer dq, CudaBuffer dk, CudaBuffer dv,
+                          CudaBuffer dScores, int batch, int headCount, int tokens, int headDim, float scale,
+                          float p, long seed, long stream) {
+        Philox.checkProbability(p);
+        int matrices = batch * headCount, rows = matrices * tokens, square = rows * tokens;
+        MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, dOut, outLayout, v, layout, dScores, dense, matrices);
+        ArgumentChecks.batchedGemm(true, false, tokens, headDim, tokens, dScores, dense, dOut, outLayout, dv, layout, matrices);
+        ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, dScores, dense, k, layout, dq, layout, matrices);
+        ArgumentChecks.batchedGemm(true, false, tokens, headDim, tokens, dScores, dense, q, layout, dk, layout, matrices);
+        long[] qkv = rounded(layout, matrices, tokens, headDim, q, k, v);
+        long dc = products.roundedToBf16(dOut.slice(0, (int) outLayout.end(matrices, tokens, headDim)), context).address;
+        // dDropped [T, T] = dContext Vᵀ, in float for the softmax backward, which writes bf16 copies of
+        // probsDropped (for dV) and dScores (for dQ and dK)
+        products.multiply(false, true, tokens, tokens, headDim, 1, dc, outLayout, qkv[2], layout, 0, dScores.address,
+                dense, matrices, true);
+        CudaBuffer dropped = probabilities.get((square + 1) / 2), gradients = scoreGradients.get((square + 1) / 2);
+        kernels.launch(DROPOUT_SOFTMAX_BACKWARD, CudaBackend.rowGrid(rows), 1, 32, CudaBackend.ROWS_PER_BLOCK, probs,
+                dScores, dropped, gradients, rows, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p), seed, stream);
+        products.multiply(true, false, tokens, headDim, tokens, 1, dropped.address, dense, dc, outLayout, 0, dv.address,
+                layout, matrices, true);
+        products.multiply(false, false, tokens, headDim, tokens, 1, gradients.address, dense, qkv[1], layout, 0,
+                dq.address, layout, matrices, true);
+        products.multiply(true, false, tokens, headDim, tokens, 1, gradients.address, dense, qkv[0], layout, 0,
+                dk.address, layout, matrices, true);
+    }
+
+    /**
+     * bf16 copies of Q, K and V ({@code matrices} [tokens, headDim] matrices each, laid out by
+     * {@code layout}); their device addresses, in that order. In the model all three interleave in
+     * one projection [B, T, 3, H, D], and their buffers are slices of it that together cover one
+     * stretch of memory: then the stretch their matrices reach is rounded once, and each copy lies at
+     * its own place in it. Otherwise (separate buffers) each is rounded alone.
+     */
+    private long[] rounded(MatrixLayout layout, int matrices, int tokens, int headDim, CudaBuffer... operands) {
+        long reach = layout.end(matrices, tokens, headDim); // elements from an operand's start
+        CudaBuffer[] byAddress = operands.clone();
+        Arrays.sort(byAddress, Comparator.comparingLong(buffer -> buffer.address));
+        long start = byAddress[0].address, covered = start, reached = start;
+        boolean oneStretch = true;
+        for (CudaBuffer buffer : byAddress) {
+            oneStretch &= buffer.address <= covered;
+            covered = Math.max(covered, buffer.address + 4L * buffer.length());
+            reached = Math.max(reached, buffer.address + 4 * reach);
+        }
+        long[] addresses = new long[operands.length];
+        if (oneStretch && reached <= covered) {
+            // the buffers cover [start, reached) without a gap, so it is memory of theirs
+            CudaBuffer stretch = new CudaBuffer(byAddress[0].owner, start, Buffer.Type.FLOAT32, (int) ((reached - start) / 4));
+            long copy = products.roundedToBf16(stretch, heads[0]).address;
+            for (int i = 0; i < operands.length; i++) {
+                addresses[i] = copy + (operands[i].address - start) / 2; // 4 bytes a float, 2 a bf16
+            }
+        } else {
+            for (int i = 0; i < operands.length; i++) {
+                addresses[i] = products.roundedToBf16(operands[i].slice(0, (int) reach), heads[i]).address;
+            }
+        }
+        return addresses;
+    }
+}
