@@ -43,7 +43,7 @@ final class Bf16Attention {
         this.scoreGradients = new Scratch(backend, Buffer.Type.FLOAT32);
     }
 
-    /** {@code Backend.attentionEvaluation}; {@code scores} ends up holding the scaled-softmax's inputs, not the probabilities. */
+    /** {@code Backend.attentionEvaluation}; {@code scores} is left holding Q Kᵀ, not the probabilities (which the doc allows). */
     void evaluation(CudaBuffer q, CudaBuffer k, CudaBuffer v, MatrixLayout layout, CudaBuffer mask, CudaBuffer out,
                     MatrixLayout outLayout, CudaBuffer scores, int batch, int headCount, int tokens, int headDim, float scale) {
         int rows = batch * headCount * tokens;
