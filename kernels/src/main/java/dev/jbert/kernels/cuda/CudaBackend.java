@@ -64,7 +64,10 @@ public final class CudaBackend implements Backend {
     private static final Kernel SOFTMAX_BACKWARD = new Kernel("softmax", "attention_softmax_backward");
     private static final Kernel SOFTMAX_DROPOUT_FORWARD = new Kernel("softmax", "attention_softmax_dropout_forward");
     private static final Kernel DROPOUT_SOFTMAX_BACKWARD = new Kernel("softmax", "attention_dropout_softmax_backward");
-    /** The longest row the two fused softmax-and-dropout kernels take (MAX_TOKENS in softmax.cu). */
+    /**
+     * The longest row the two fused softmax-and-dropout kernels take (MAX_TOKENS in softmax.cu), and
+     * so bf16 mode's attention, which uses their bf16 twins; longer rows run as separate ops in tf32.
+     */
     private static final int FUSED_SOFTMAX_TOKENS = 512;
     private static final Kernel CROSS_ENTROPY_FORWARD = new Kernel("softmax", "cross_entropy_forward");
     private static final Kernel CROSS_ENTROPY_BACKWARD = new Kernel("softmax", "cross_entropy_backward");
@@ -561,6 +564,7 @@ public final class CudaBackend implements Backend {
 
     // ---- attention in bf16 mode (Bf16Attention) ----------------------------------------------------
 
+    /** Whether a fused attention op runs as {@link Bf16Attention} (else as the interface's default, in tf32). */
     private boolean attentionInBf16(int tokens) {
         return precision.roundsInputsToBf16() && tokens <= FUSED_SOFTMAX_TOKENS;
     }
