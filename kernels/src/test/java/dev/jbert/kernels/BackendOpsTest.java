@@ -66,14 +66,11 @@ class BackendOpsTest {
         // the error bound of each element: the backend's GEMM tolerance times what it sums in magnitude
         double[] magnitude = new double[expected.length];
         ReferenceGemm.gemmBatched(transA, transB, m, n, k, Math.abs(alpha), abs(a), abs(b), 0, magnitude, batch);
-        float[] actual = h.download(ca);
         for (int i = 0; i < expected.length; i++) {
-            double bound = TestBackends.gemmTolerance(backend) * (magnitude[i] + Math.abs(beta * c[i])) + 1e-30;
-            if (!(Math.abs(actual[i] - expected[i]) <= bound)) {
-                throw new AssertionError(String.format("gemm(%b, %b, m=%d, n=%d, k=%d, batch=%d): element %d is %s, expected %s",
-                        transA, transB, m, n, k, batch, i, actual[i], expected[i]));
-            }
+            magnitude[i] += Math.abs(beta * c[i]);
         }
+        assertWithin(String.format("gemm(%b, %b, m=%d, n=%d, k=%d, batch=%d)", transA, transB, m, n, k, batch),
+                h.download(ca), expected, magnitude, TestBackends.gemmTolerance(backend));
     }
 
     /**
@@ -99,12 +96,11 @@ class BackendOpsTest {
             double[] expected = new double[rows * out], magnitude = new double[rows * out];
             ReferenceGemm.gemm(false, true, rows, out, in, 1, x, w, 0, expected);
             ReferenceGemm.gemm(false, true, rows, out, in, 1, abs(x), abs(w), 0, magnitude);
-            float[] actual = h.download(fused);
             for (int i = 0; i < expected.length; i++) {
-                double want = expected[i] + bias[i % out];
-                double bound = TestBackends.gemmTolerance(backend) * (magnitude[i] + Math.abs(bias[i % out])) + 1e-30;
-                assertTrue(Math.abs(actual[i] - want) <= bound, "linearForward element " + i + ": " + actual[i] + ", expected " + want);
+                expected[i] += bias[i % out];
+                magnitude[i] += Math.abs(bias[i % out]);
             }
+            assertWithin("linearForward", h.download(fused), expected, magnitude, TestBackends.gemmTolerance(backend));
         }
     }
 
@@ -161,7 +157,10 @@ class BackendOpsTest {
         }
     }
 
-    /** Each element within {@code tolerance} times the magnitude its sum passed through. */
+    /**
+     * Each element within {@code tolerance} times the magnitude its sum passed through (a NaN fails):
+     * the error bound of a GEMM, whose tolerance is relative to what it sums in magnitude.
+     */
     private static void assertWithin(String what, float[] actual, double[] expected, double[] magnitude, double tolerance) {
         for (int i = 0; i < expected.length; i++) {
             double bound = tolerance * magnitude[i] + 1e-30;
@@ -220,14 +219,11 @@ class BackendOpsTest {
         ReferenceGemm.gemmBatched(transA, transB, m, n, k, alpha, a, aLayout, b, bLayout, beta, expected, cLayout, batch);
         ReferenceGemm.gemmBatched(transA, transB, m, n, k, Math.abs(alpha), abs(a), aLayout, abs(b), bLayout,
                 0, magnitude, cLayout, batch);
-        float[] actual = h.download(bc);
         for (int i = 0; i < c.length; i++) {
-            double bound = TestBackends.gemmTolerance(backend) * (magnitude[i] + Math.abs(beta * c[i])) + 1e-30;
-            if (!(Math.abs(actual[i] - expected[i]) <= bound)) {
-                throw new AssertionError(String.format("laid-out gemm(%b, %b, m=%d, n=%d, k=%d, %d x %d): element %d is %s, expected %s",
-                        transA, transB, m, n, k, groups, perGroup, i, actual[i], expected[i]));
-            }
+            magnitude[i] += Math.abs(beta * c[i]);
         }
+        assertWithin(String.format("laid-out gemm(%b, %b, m=%d, n=%d, k=%d, %d x %d)", transA, transB, m, n, k, groups, perGroup),
+                h.download(bc), expected, magnitude, TestBackends.gemmTolerance(backend));
     }
 
     /** perGroup [rows, cols] matrices side by side in rows of perGroup cols + 3, then a gap of 2 rows before the next group. */
