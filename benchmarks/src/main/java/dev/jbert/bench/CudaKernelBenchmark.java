@@ -128,12 +128,13 @@ public final class CudaKernelBenchmark {
                 dQkv.slice(0, dQkv.length()), dQkv.slice(c, dQkv.length() - c), dQkv.slice(2 * c, dQkv.length() - 2 * c),
                 dScores, dropped, batch, HEADS, SEQUENCE, HEAD_DIM, scale, 0.1f, 42, 7));
         System.out.printf("%-14s %8s %8s %8s %10s %10s %10s%n", "attention", "B x H", "T", "D", "ms", "", "TFLOP/s");
-        System.out.printf("%-14s %8d %8d %8d %10.3f %10s %10.1f%n", "evaluation", batch * HEADS, SEQUENCE, HEAD_DIM,
-                evaluation * 1e3, "", 2 * product / evaluation / 1e12);
-        System.out.printf("%-14s %8d %8d %8d %10.3f %10s %10.1f%n", "training fwd", batch * HEADS, SEQUENCE, HEAD_DIM,
-                forward * 1e3, "", 2 * product / forward / 1e12);
-        System.out.printf("%-14s %8d %8d %8d %10.3f %10s %10.1f%n", "training bwd", batch * HEADS, SEQUENCE, HEAD_DIM,
-                backward * 1e3, "", 4 * product / backward / 1e12);
+        String[] names = {"evaluation", "training fwd", "training bwd"};
+        double[] seconds = {evaluation, forward, backward};
+        int[] products = {2, 2, 4};
+        for (int op = 0; op < names.length; op++) {
+            System.out.printf("%-14s %8d %8d %8d %10.3f %10s %10.1f%n", names[op], batch * HEADS, SEQUENCE, HEAD_DIM,
+                    seconds[op] * 1e3, "", products[op] * product / seconds[op] / 1e12);
+        }
     }
 
     private static void memoryBound(Backend backend) {

@@ -23,7 +23,8 @@ import org.bytedeco.javacpp.SizeTPointer;
 /**
  * The GPU backend: buffers in device memory, GEMMs on cuBLAS ({@link CudaProducts}; in bf16 mode
  * attention's products through {@link Bf16Attention}), every other op a kernel of
- * {@code kernels/src/main/cuda}. This class checks each op's buffers and launches its kernels. Everything is enqueued in order on the default stream and runs
+ * {@code kernels/src/main/cuda}. This class checks each op's buffers and launches its kernels.
+ * Everything is enqueued in order on the default stream and runs
  * asynchronously; {@link #copyOut} and {@link #synchronize} wait. One device (the first), used from
  * one thread at a time.
  *
@@ -461,11 +462,10 @@ public final class CudaBackend implements Backend {
         if (cols <= FUSED_LAYER_NORM_COLUMNS) {
             // one pass: dx and each chunk's column sums, then the chunks' sums added in order
             int chunks = (rows + FUSED_LAYER_NORM_ROWS - 1) / FUSED_LAYER_NORM_ROWS;
-            CudaBuffer partials = columnPartials.get(2 * chunks * cols);
-            CudaBuffer partialDy = partials.slice(0, chunks * cols), partialDyXhat = partials.slice(chunks * cols, chunks * cols);
+            CudaBuffer[] partials = columnPartials(chunks, cols);
             kernels.launch(LAYER_NORM_BACKWARD_FUSED, chunks, 1, FUSED_LAYER_NORM_THREADS, 1, cdy, cx, cGamma, cMean, cRstd, cdx,
-                    partialDy, partialDyXhat, rows, cols);
-            finishColumnSums(partialDy, partialDyXhat, cdBeta, cdGamma, chunks, cols);
+                    partials[0], partials[1], rows, cols);
+            finishColumnSums(partials, cdBeta, cdGamma, chunks, cols);
         } else {
             // the parameter gradients first: dx may alias dy
             columnSums(cdy, cx, cMean, cRstd, cdBeta, cdGamma, rows, cols);
@@ -483,19 +483,22 @@ public final class CudaBackend implements Backend {
     private void columnSums(CudaBuffer dy, CudaBuffer x, CudaBuffer mean, CudaBuffer rstd,
                             CudaBuffer dBeta, CudaBuffer dGamma, int rows, int cols) {
         int chunks = (rows + ROWS_PER_CHUNK - 1) / ROWS_PER_CHUNK;
-        CudaBuffer partials = columnPartials.get(2 * chunks * cols);
-        CudaBuffer partialDy = partials.slice(0, chunks * cols);
-        CudaBuffer partialDyXhat = partials.slice(chunks * cols, chunks * cols);
-        kernels.launch(COLUMN_PARTIALS, (cols + 31) / 32, chunks, 32, 32, dy, x, mean, rstd, partialDy, partialDyXhat,
+        CudaBuffer[] partials = columnPartials(chunks, cols);
+        kernels.launch(COLUMN_PARTIALS, (cols + 31) / 32, chunks, 32, 32, dy, x, mean, rstd, partials[0], partials[1],
                 rows, cols, ROWS_PER_CHUNK);
-        finishColumnSums(partialDy, partialDyXhat, dBeta, dGamma, chunks, cols);
+        finishColumnSums(partials, dBeta, dGamma, chunks, cols);
     }
 
-    /** dBeta += the chunks' sums of dy, dGamma += of dy * xhat, chunk by chunk in order. */
-    private void finishColumnSums(CudaBuffer partialDy, CudaBuffer partialDyXhat, CudaBuffer dBeta, CudaBuffer dGamma,
-                                  int chunks, int cols) {
-        kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partialDy, dBeta, chunks, cols);
-        kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partialDyXhat, dGamma, chunks, cols);
+    /** The scratch for the chunks' partial column sums: of dy {@code [chunks, cols]}, then of dy * xhat. */
+    private CudaBuffer[] columnPartials(int chunks, int cols) {
+        CudaBuffer partials = columnPartials.get(2 * chunks * cols);
+        return new CudaBuffer[] {partials.slice(0, chunks * cols), partials.slice(chunks * cols, chunks * cols)};
+    }
+
+    /** dBeta += the chunks' sums of dy ({@code partials[0]}), dGamma += of dy * xhat ({@code [1]}), chunk by chunk in order. */
+    private void finishColumnSums(CudaBuffer[] partials, CudaBuffer dBeta, CudaBuffer dGamma, int chunks, int cols) {
+        kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partials[0], dBeta, chunks, cols);
+        kernels.launch(COLUMN_FINISH, (cols + THREADS - 1) / THREADS, 1, THREADS, 1, partials[1], dGamma, chunks, cols);
     }
 
     // ---- attention ----------------------------------------------------------------------------
