@@ -93,7 +93,7 @@ public class MicrokernelBenchmark {
         int strideA = GemmPacking.stride(MR, kc), strideB = GemmPacking.stride(NR, kc);
         for (int t = 0; t < TILES; t++) {
             int r = t / bSlivers % aSlivers, s = t % bSlivers;
-            GemmKernel.tile(kc, panelA, r * strideA, MR, blockB, s * strideB, c, 0, NR, MR, NR, 1f, 0f, tile);
+            GemmKernel.tile(kc, panelA, r * strideA, blockB, s * strideB, c, 0, NR, MR, NR, 1f, 0f, tile);
         }
         return c;
     }

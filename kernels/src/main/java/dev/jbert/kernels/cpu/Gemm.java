@@ -18,7 +18,7 @@ import java.util.function.IntConsumer;
  * <pre>
  *   for p0 in k by KC:                      beta applies on the first k block, later ones add to C
  *     pack op(A)[:][p0:p0+kc] whole         one panel (m x kc) shared by all threads, read from L3
- *                                           (or, for a transposed A that few B slivers use, read in place)
+ *                                           (a plain A: each task packs its MC rows, in the first j0's pass)
  *     for j0 in n by NC:
  *       pack op(B)[p0:p0+kc][j0:j0+nc]      the B block (kc x nc, 512-768 KiB) shared by all threads, kept in L2
  *       parallel for i0 in m by MC:         a task: MC rows of C (and a range of columns when m is small)
@@ -33,8 +33,18 @@ import java.util.function.IntConsumer;
  * MR rows of C that no access has touched for a whole B block, and the microkernel stalls on them:
  * measured on the macro kernel alone (3072 x 2304 x 768, one thread, best of 10), 122-136 GFLOP/s
  * against 149-157 this way, and 171 with C kept in L1, the microkernel's own speed. That needs the
- * B block in L2, hence NC. So A is packed up front, once per k block, as one panel read back from
- * L3: packed per task, each A block would be packed again for every B block.
+ * B block in L2, hence NC. So A is packed once per k block, as one panel read back from L3 for
+ * every B block: packed per (task, B block), each A block would be packed again for every B block.
+ *
+ * <p>who packs A: a plain A (stored [m][k]) is packed by the task that computes its rows, into the
+ * shared panel, right before that task's tiles of the first B block, which then find their slivers
+ * in this core's L2 instead of L3; the tasks of the later B blocks read the panel as before.
+ * Measured (2 threads, old and new builds in one JVM against OpenBLAS, median calls; {@code
+ * benchmarks/results/Gemm-probes-2026-11-27-1710.txt}): +4% to +7% on the forwards and input
+ * gradients with 3 B blocks (n = 768), about even with 9 (QKV). A transposed A is still packed up
+ * front by all threads: packed per task, each step's row is read in MC-float pieces, and the
+ * weight gradients ran 17-20% slower, attention's dV 47%. So is any A whose rows several tasks
+ * share (m too small, the columns split too).
  *
  * <p>Operands are row-major: op(A) is m x k, A is stored [m][k], or [k][m] when transA; op(B) is
  * k x n, B is stored [k][n], or [n][k] when transB; C is [m][n]. Rows are {@code lda}, {@code ldb}
@@ -71,20 +81,6 @@ public final class Gemm {
      * (above) and than 384.
      */
     static final int NC = 256;
-    /**
-     * A transposed A is read in place, unpacked, when at most this many B slivers use each A sliver.
-     * In place, each pass over a sliver strides through kc rows m floats apart, which can map them
-     * to few L1 sets; packed, it is contiguous. Measured (2 threads, best calls, old and new code
-     * alternating): in place, attention's dV (96 of 384 x 64 x 384, 2 slivers) ran 134-146 GFLOP/s
-     * against 77-92 packed, and the weight gradients (24-96 slivers) 0-20% slower, so they stay packed.
-     */
-    static final int IN_PLACE_SLIVERS = 4;
-    /**
-     * KC for a transposed A read in place: its sliver's kc rows lie m floats apart, and deeper than
-     * this they no longer fit the few L1 sets they map to. With KC 768 (k = 384 in one block)
-     * attention's dV and dK fell from 1.26-1.49x OpenBLAS to 0.68-0.89x (JMH, 2 threads, best calls).
-     */
-    static final int IN_PLACE_KC = 256;
     /** Bytes of a cache line, the packed B block's alignment. */
     private static final int CACHE_LINE = 64;
     /** Batched GEMMs run one matrix per task when there are at least this many per thread. */
@@ -214,14 +210,11 @@ public final class Gemm {
         int mBlocks = Math.ceilDiv(m, MC), mSlivers = Math.ceilDiv(m, MR);
         // too few row blocks to keep every thread busy (m small, n large): split the columns too
         int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.ceilDiv(2 * threads, mBlocks);
-        // a transposed A that few B slivers share is read in place (see IN_PLACE_SLIVERS); the panel
-        // then holds only its last sliver if that one is partial (read in place, it would run past row m).
-        // Decided by the shape alone, never the thread count: it sets the k blocks, and so the rounding
-        boolean inPlace = transA && Math.ceilDiv(Math.min(n, NC), NR) <= IN_PLACE_SLIVERS;
-        int kBlocks = Math.ceilDiv(k, inPlace ? IN_PLACE_KC : KC), kcStep = Math.ceilDiv(k, kBlocks);
-        int firstPacked = !inPlace ? 0 : m % MR == 0 ? mSlivers : mSlivers - 1;
-        int packed = mSlivers - firstPacked, packChunks = Math.min(packed, threads);
-        if (packed > 0 && caller.panelA.length < mSlivers * GemmPacking.stride(MR, kcStep)) {
+        int kBlocks = Math.ceilDiv(k, KC), kcStep = Math.ceilDiv(k, kBlocks), packChunks = Math.min(mSlivers, threads);
+        // a plain A is packed by the task that owns its rows, just before that task's tiles of the first
+        // B block, when no other task shares those rows (see the class comment); a transposed A up front
+        boolean packPerTask = !transA && nChunks == 1;
+        if (caller.panelA.length < mSlivers * GemmPacking.stride(MR, kcStep)) {
             caller.panelA = new float[mSlivers * GemmPacking.stride(MR, kcStep)];
             caller.panelView = MemorySegment.ofArray(caller.panelA);
         }
@@ -231,14 +224,9 @@ public final class Gemm {
             int kc = Math.min(kcStep, k - p0), pc = p0;
             float blockBeta = p0 == 0 ? beta : 1f;
             float[] blockBias = p0 + kc == k ? bias : null; // added once, to the finished sums
-            parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, lda, m, pc, kc,
-                    firstPacked + t * packed / packChunks, firstPacked + (t + 1) * packed / packChunks, panelView));
-            if (inPlace) {
-                // A's k block, read in place a few floats from each of kc rows, a pattern the prefetchers
-                // do not follow, brought into cache first. Measured on attention's dV and dK (96 of
-                // 384 x 64 x 384, 2 threads): 130-132 -> 188 GFLOP/s by median calls
-                // (benchmarks/results/Gemm-pair-probe-touch-2026-11-27-0829.txt)
-                GemmPacking.touchRows(a, aOffset, lda, pc, kc, m);
+            if (!packPerTask) {
+                parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, lda, m, pc, kc,
+                        t * mSlivers / packChunks, (t + 1) * mSlivers / packChunks, panelView));
             }
             for (int j0 = 0; j0 < n; j0 += NC) {
                 int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;
@@ -246,9 +234,12 @@ public final class Gemm {
                 parallel.parallelFor(bChunks, t -> GemmPacking.packB(transB, b, bOffset, ldb, pc, kc, jc, nc,
                         t * slivers / bChunks, (t + 1) * slivers / bChunks, packedB));
                 parallel.parallelFor(mBlocks * chunks, task -> {
-                    int i0 = task / chunks * MC, chunk = task % chunks;
-                    macroKernel(workspaces.get(), inPlace, a, aOffset, lda, panelA, pc, kc, packedB, nc,
-                            i0, Math.min(m, i0 + MC), chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
+                    int i0 = task / chunks * MC, iEnd = Math.min(m, i0 + MC), chunk = task % chunks;
+                    if (packPerTask && jc == 0) {
+                        GemmPacking.packA(false, a, aOffset, lda, m, pc, kc, i0 / MR, Math.ceilDiv(iEnd, MR), panelView);
+                    }
+                    macroKernel(workspaces.get(), panelA, kc, packedB, nc,
+                            i0, iEnd, chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
                             c, cOffset + jc, ldc, alpha, blockBeta, blockBias, biasOffset + jc);
                 });
             }
@@ -257,28 +248,22 @@ public final class Gemm {
 
     /**
      * Rows [i0, iEnd) of C, B slivers [firstSliver, endSliver) of the block at C's column
-     * {@code cAt}, for k block p0 .. p0+kc: A sliver by A sliver, each taken from the panel, or, whole
-     * slivers only, read in place from a transposed A (stored [k][m], it already holds each sliver as
-     * packing lays it out, MR contiguous floats per p, only lda apart instead of MR). With a bias
-     * (the last k block of {@link #gemmPlusBias}), each finished tile gets its columns' bias.
+     * {@code cAt}, for one k block (kc deep): A sliver by A sliver from the panel. With a bias (the
+     * last k block of {@link #gemmPlusBias}), each finished tile gets its columns' bias.
      */
-    private void macroKernel(Workspace own, boolean inPlace, float[] a, int aOffset, int lda,
-                             float[] panelA, int p0, int kc, MemorySegment packedB, int nc, int i0, int iEnd,
+    private void macroKernel(Workspace own, float[] panelA, int kc, MemorySegment packedB, int nc, int i0, int iEnd,
                              int firstSliver, int endSliver, float[] c, int cAt, int ldc, float alpha, float beta,
                              float[] bias, int biasAt) {
         for (int r = i0; r < iEnd; r += MR) {
-            int rows = Math.min(MR, iEnd - r);
-            boolean direct = inPlace && rows == MR;
-            float[] aData = direct ? a : panelA;
-            int aAt = direct ? aOffset + p0 * lda + r : r / MR * GemmPacking.stride(MR, kc), aStep = direct ? lda : MR;
+            int rows = Math.min(MR, iEnd - r), aAt = r / MR * GemmPacking.stride(MR, kc);
             for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
                 int bAt = s / NR * GemmPacking.stride(NR, kc);
                 int cols = Math.min(NR, nc - s), at = cAt + r * ldc + s;
                 if (simd) {
-                    GemmKernel.tile(kc, aData, aAt, aStep, packedB, bAt, c, at, ldc, rows, cols,
+                    GemmKernel.tile(kc, panelA, aAt, packedB, bAt, c, at, ldc, rows, cols,
                             alpha, beta, own.tile);
                 } else {
-                    GemmKernel.tileScalar(kc, aData, aAt, aStep, packedB, bAt, c, at, ldc, rows, cols,
+                    GemmKernel.tileScalar(kc, panelA, aAt, packedB, bAt, c, at, ldc, rows, cols,
                             alpha, beta, own.tile);
                 }
                 for (int i = 0; bias != null && i < rows; i++) {

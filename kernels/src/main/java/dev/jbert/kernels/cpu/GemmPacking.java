@@ -180,11 +180,10 @@ final class GemmPacking {
      * (one thread, operands evicted by 64 MiB of other data before each pass): packing a transposed
      * A 1.43 -> 0.87 ns a float, a plain B 0.78 -> 0.52; in cache, no change (0.54, 0.30). The
      * weight-gradient GEMMs, where operands come from memory, ran 5-11% faster by median calls
-     * ({@code benchmarks/results/Gemm-pair-probe-touch-2026-11-27-0829.txt}). ({@link Gemm}
-     * touches a transposed A that the microkernel reads in place, too.) The reads' sum goes to
-     * {@link #lastTouched}, so that the JIT cannot drop them.
+     * ({@code benchmarks/results/Gemm-pair-probe-touch-2026-11-27-0829.txt}). The reads' sum goes
+     * to {@link #lastTouched}, so that the JIT cannot drop them.
      */
-    static void touchRows(float[] src, int at, int ld, int firstRow, int rows, int count) {
+    private static void touchRows(float[] src, int at, int ld, int firstRow, int rows, int count) {
         float sum = 0;
         for (int row = firstRow; row < firstRow + rows; row++) {
             for (int i = at + row * ld; i < at + row * ld + count; i += FLOATS_PER_LINE) {

@@ -102,7 +102,7 @@ class GemmTest {
     void allTransposesAtOddSizes() {
         int[][] sizes = {{1, 1, 1}, {1, 37, 5}, {29, 1, 7}, {5, 6, 1}, {13, 33, 17}, {12, 32, 16}, {11, 31, 15},
                 {Gemm.MC + 1, GemmKernel.NR * 3 - 1, 40}, {Gemm.MC - 1, 65, Gemm.KC + 1}, {13, 33, 2 * Gemm.KC + 3},
-                // a transposed A read in place: whole MR-row slivers only, then with a last partial one packed alone
+                // whole MR-row slivers only, then with a last partial one
                 {Gemm.MC + 2 * GemmKernel.MR, GemmKernel.NR + 5, Gemm.KC + 7}, {3 * GemmKernel.MR, 2 * GemmKernel.NR, 11}};
         long seed = 1;
         for (int[] s : sizes) {
@@ -144,12 +144,15 @@ class GemmTest {
         // several row blocks, column slivers and k blocks at once, each with a ragged last one
         check(false, false, 2 * Gemm.MC + 7, GemmKernel.NR * 3 + 3, 2 * Gemm.KC - 5, 1f, 1f, 7);
         check(true, true, Gemm.MC + 1, GemmKernel.NR + 1, Gemm.KC + 1, 1f, 0f, 8);
-        // a transposed A, whole slivers but too many B slivers to read it in place: the shared panel
-        check(true, false, 2 * Gemm.MC, GemmKernel.NR * (Gemm.IN_PLACE_SLIVERS + 2) + 3, Gemm.KC + 5, 1f, 1f, 9);
-        // more than one B block (NC columns), ragged, with A packed; a transposed A read in place
-        // (few B slivers), its last sliver partial, its k blocks IN_PLACE_KC deep
+        // a transposed A in whole slivers, several B slivers sharing each
+        check(true, false, 2 * Gemm.MC, GemmKernel.NR * 6 + 3, Gemm.KC + 5, 1f, 1f, 9);
+        // more than one B block (NC columns), ragged; a transposed A with few B slivers, its last sliver partial
         check(false, true, Gemm.MC + 5, 2 * Gemm.NC + GemmKernel.NR + 3, Gemm.KC + 2, 1f, 0.5f, 10);
-        check(true, false, 2 * GemmKernel.MR + 6, 2 * GemmKernel.NR + 1, Gemm.IN_PLACE_KC + 50, 1f, 0f, 11);
+        check(true, false, 2 * GemmKernel.MR + 6, 2 * GemmKernel.NR + 1, Gemm.KC + 50, 1f, 0f, 11);
+        // enough row blocks for each of the two threads' tasks to pack its own rows of a plain A (the
+        // first B block's pass), with a ragged last block, two k blocks and two B blocks
+        check(false, true, 4 * Gemm.MC + 5, Gemm.NC + GemmKernel.NR + 3, Gemm.KC + 9, 1f, 0f, 12);
+        check(false, false, 4 * Gemm.MC + 5, Gemm.NC + GemmKernel.NR + 3, Gemm.KC + 9, 1f, 1f, 13);
     }
 
     @Test
