@@ -40,10 +40,10 @@ import java.util.function.IntConsumer;
  * shared panel, right before that task's tiles of the first B block, which then find their slivers
  * in this core's L2 instead of L3; the tasks of the later B blocks read the panel as before.
  * Measured (2 threads, old and new builds in one JVM against OpenBLAS, median calls; {@code
- * benchmarks/results/Gemm-probes-2026-11-27-1710.txt}): +4% to +6% on the forwards and +1% to +6%
+ * benchmarks/results/Gemm-probes-2026-11-27-1710.txt}): +3% to +7% on the forwards and +1% to +6%
  * on the input gradients with 3 B blocks (n = 768), -1% to +3% with 9 (QKV). A transposed A is
  * still packed up front by all threads: packed per task, each step's row is read in MC-float
- * pieces, and the weight gradients ran 17-20% slower, attention's dV 47%. So is any A whose rows
+ * pieces, and the weight gradients ran 14-19% slower, attention's dV 47%. So is any A whose rows
  * several tasks share (m too small, the columns split too). Who packs never changes the numbers:
  * the panel holds the same floats either way.
  *
