@@ -1,6 +1,7 @@
 package dev.jbert.bench;
 
 import dev.jbert.kernels.MatrixLayout;
+import dev.jbert.kernels.cpu.CacheLines;
 import dev.jbert.kernels.cpu.Gemm;
 import dev.jbert.kernels.cpu.Parallel;
 import java.util.ArrayList;
@@ -44,6 +45,12 @@ import org.openjdk.jmh.util.Statistics;
  * ({@code benchmarks/results/Gemm-pair-probe-huge-pages-2026-11-27-0909.txt}, 2 threads, median
  * calls): with huge pages jbert's attention-output weight gradient, FFN-down forward and QKV forward
  * ran 3-6% faster, OpenBLAS's 2-4%; jbert / OpenBLAS 0.93 -> 0.94, 0.91 -> 0.92, 0.92 -> 0.94.
+ *
+ * <p>Both sides' operands start on a 64-byte cache line, as jbert's CPU backend allocates its buffers
+ * ({@code CpuBuffer.ofFloats}) and PyTorch's allocator does for OpenBLAS: jbert's arrays at their
+ * first aligned element ({@link CacheLines}), OpenBLAS's copies at their first aligned float. Before
+ * 2026-11-27 20:00 both sides' operands lay 16 bytes past a line (a large Java array and malloc's
+ * blocks alike).
  *
  * <p>Linear weights are W[out][in]: forward y = x Wᵀ, dX = dY W, dW += dYᵀ X. Attention is 8 x 12
  * heads of T = 384, D = 64. The goal is at least OpenBLAS's speed on every shape.
@@ -118,6 +125,7 @@ public class GemmBenchmark {
     Parallel parallel;
     Gemm gemm;
     float[] a, b, c;
+    int aAt, bAt, cAt;  // where jbert's operands start in their arrays: the first aligned element
     FloatPointer aNative, bNative, cNative;
     FloatPointer[] aViews, bViews, cViews;  // matrix i of a batch, made once
 
@@ -131,21 +139,26 @@ public class GemmBenchmark {
         bLayout = MatrixLayout.dense(s.transB() ? s.n() : s.k(), s.transB() ? s.k() : s.n());
         cLayout = MatrixLayout.dense(s.m(), s.n());
         SplittableRandom random = new SplittableRandom(1);
-        a = random(random, strideA * s.batch());
-        b = random(random, strideB * s.batch());
-        c = random(random, strideC * s.batch());
+        float[] aValues = random(random, strideA * s.batch());
+        float[] bValues = random(random, strideB * s.batch());
+        float[] cValues = random(random, strideC * s.batch());
         if (side.equals("jbert")) {
             parallel = new Parallel(2);
             gemm = new Gemm(parallel, true);
+            a = alignedCopy(aValues);
+            b = alignedCopy(bValues);
+            c = alignedCopy(cValues);
+            aAt = CacheLines.firstAlignedIndex(a);
+            bAt = CacheLines.firstAlignedIndex(b);
+            cAt = CacheLines.firstAlignedIndex(c);
         } else {
             OpenBlas.setThreads(2);
-            aNative = OpenBlas.hugePageCopy(a);
-            bNative = OpenBlas.hugePageCopy(b);
-            cNative = OpenBlas.hugePageCopy(c);
+            aNative = OpenBlas.hugePageCopy(aValues);
+            bNative = OpenBlas.hugePageCopy(bValues);
+            cNative = OpenBlas.hugePageCopy(cValues);
             aViews = views(aNative, strideA, s.batch());
             bViews = views(bNative, strideB, s.batch());
             cViews = views(cNative, strideC, s.batch());
-            a = b = c = null;
         }
     }
 
@@ -165,7 +178,7 @@ public class GemmBenchmark {
     public void gemm() {
         if (gemm != null) {
             gemm.gemmBatched(s.transA(), s.transB(), s.m(), s.n(), s.k(), 1f,
-                    a, 0, aLayout, b, 0, bLayout, s.beta(), c, 0, cLayout, s.batch());
+                    a, aAt, aLayout, b, bAt, bLayout, s.beta(), c, cAt, cLayout, s.batch());
         } else {
             // OpenBLAS has no batched sgemm in this binding: one call per matrix, each on its 2 threads
             for (int i = 0; i < s.batch(); i++) {
@@ -182,10 +195,18 @@ public class GemmBenchmark {
         return x;
     }
 
+    /** The values in an array one cache line longer, from its first aligned element on. */
+    static float[] alignedCopy(float[] values) {
+        float[] copy = new float[values.length + CacheLines.FLOATS - 1];
+        System.arraycopy(values, 0, copy, CacheLines.firstAlignedIndex(copy), values.length);
+        return copy;
+    }
+
+    /** Matrix i of a batch, {@code stride} floats apart from where {@code base} is positioned. */
     static FloatPointer[] views(FloatPointer base, int stride, int count) {
         FloatPointer[] views = new FloatPointer[count];
         for (int i = 0; i < count; i++) {
-            views[i] = new FloatPointer(base).position((long) i * stride);
+            views[i] = new FloatPointer(base).position(base.position() + (long) i * stride);
         }
         return views;
     }

@@ -1,5 +1,6 @@
 package dev.jbert.bench;
 
+import dev.jbert.kernels.cpu.CacheLines;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
@@ -67,12 +68,14 @@ final class OpenBlas {
      * "madvise" or "always"): the range is advised before it is first written, so its page faults
      * map 2 MiB pages. jbert's side runs with {@code -XX:+UseTransparentHugePages}, as the
      * {@code jbert} launcher starts it, so both sides' operands are mapped alike. Where the advice
-     * is refused (THP off), the copy is on ordinary pages, as jbert's heap then is too.
+     * is refused (THP off), the copy is on ordinary pages, as jbert's heap then is too. The copy
+     * starts on a 64-byte cache line (the pointer is positioned at it), as PyTorch's allocator
+     * aligns its tensors and jbert's CPU backend its buffers.
      */
     static FloatPointer hugePageCopy(float[] values) {
-        FloatPointer copy = new FloatPointer((long) values.length);
+        FloatPointer copy = new FloatPointer((long) values.length + CacheLines.FLOATS - 1);
         long start = Math.ceilDiv(copy.address(), PAGE) * PAGE;
-        long end = (copy.address() + (long) values.length * Float.BYTES) / PAGE * PAGE;
+        long end = (copy.address() + ((long) values.length + CacheLines.FLOATS - 1) * Float.BYTES) / PAGE * PAGE;
         if (end > start) {
             try {
                 int ignored = (int) MADVISE.invokeExact(start, end - start, MADV_HUGEPAGE);
@@ -80,6 +83,7 @@ final class OpenBlas {
                 throw new IllegalStateException(t);
             }
         }
+        copy.position(Math.floorMod(-copy.address(), CacheLines.BYTES) / Float.BYTES);  // the first aligned float
         copy.put(values);
         return copy;
     }

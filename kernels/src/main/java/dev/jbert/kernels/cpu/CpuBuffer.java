@@ -19,8 +19,17 @@ final class CpuBuffer implements Buffer {
         this.length = length;
     }
 
+    /**
+     * A zeroed float buffer that starts on a 64-byte cache line (see {@link CacheLines}), as PyTorch's
+     * allocator starts its tensors. why: the GEMM stores C in 64-byte vectors, one cache line each
+     * when C is aligned; as a Java array lies (16 bytes past a line), each store straddles two lines
+     * and every line is written in two pieces, by two tiles far apart. Measured (2 threads, in one JVM
+     * against OpenBLAS, median calls, both sides' operands aligned and not): the QKV forward 0.920x
+     * OpenBLAS with both misaligned, 0.965x with both aligned; the attention output's 0.921x and 0.950x.
+     */
     static CpuBuffer ofFloats(int length) {
-        return new CpuBuffer(new float[length], null, 0, length);
+        float[] floats = new float[length + CacheLines.FLOATS - 1];
+        return new CpuBuffer(floats, null, CacheLines.firstAlignedIndex(floats), length);
     }
 
     static CpuBuffer ofInts(int length) {
