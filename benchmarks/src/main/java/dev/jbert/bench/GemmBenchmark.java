@@ -49,7 +49,7 @@ import org.openjdk.jmh.util.Statistics;
  * <p>Both sides' operands start on a 64-byte cache line, as jbert's CPU backend allocates its buffers
  * ({@code CpuBuffer.ofFloats}) and PyTorch's allocator does for OpenBLAS: jbert's arrays at their
  * first aligned element ({@link CacheLines}), OpenBLAS's copies at their first aligned float. Before
- * 2026-11-27 20:00 both sides' operands lay 16 bytes past a line (a large Java array and malloc's
+ * 2026-11-27 19:45 both sides' operands lay 16 bytes past a line (a large Java array and malloc's
  * blocks alike).
  *
  * <p>Linear weights are W[out][in]: forward y = x Wᵀ, dX = dY W, dW += dYᵀ X. Attention is 8 x 12
