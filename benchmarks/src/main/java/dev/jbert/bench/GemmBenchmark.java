@@ -145,12 +145,15 @@ public class GemmBenchmark {
         if (side.equals("jbert")) {
             parallel = new Parallel(2);
             gemm = new Gemm(parallel, true);
-            a = alignedCopy(aValues);
-            b = alignedCopy(bValues);
-            c = alignedCopy(cValues);
-            aAt = CacheLines.firstAlignedIndex(a);
-            bAt = CacheLines.firstAlignedIndex(b);
-            cAt = CacheLines.firstAlignedIndex(c);
+            CacheLines.AlignedFloats aligned = alignedCopy(aValues);
+            a = aligned.array();
+            aAt = aligned.offset();
+            aligned = alignedCopy(bValues);
+            b = aligned.array();
+            bAt = aligned.offset();
+            aligned = alignedCopy(cValues);
+            c = aligned.array();
+            cAt = aligned.offset();
         } else {
             OpenBlas.setThreads(2);
             aNative = OpenBlas.hugePageCopy(aValues);
@@ -196,9 +199,9 @@ public class GemmBenchmark {
     }
 
     /** The values in an array one cache line longer, from its first aligned element on. */
-    static float[] alignedCopy(float[] values) {
-        float[] copy = new float[values.length + CacheLines.FLOATS - 1];
-        System.arraycopy(values, 0, copy, CacheLines.firstAlignedIndex(copy), values.length);
+    static CacheLines.AlignedFloats alignedCopy(float[] values) {
+        CacheLines.AlignedFloats copy = CacheLines.allocate(values.length);
+        System.arraycopy(values, 0, copy.array(), copy.offset(), values.length);
         return copy;
     }
 

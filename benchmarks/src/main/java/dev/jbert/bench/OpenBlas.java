@@ -73,9 +73,10 @@ final class OpenBlas {
      * aligns its tensors and jbert's CPU backend its buffers.
      */
     static FloatPointer hugePageCopy(float[] values) {
-        FloatPointer copy = new FloatPointer((long) values.length + CacheLines.FLOATS - 1);
+        long floats = (long) values.length + CacheLines.FLOATS - 1;  // a line's padding to start on one
+        FloatPointer copy = new FloatPointer(floats);
         long start = Math.ceilDiv(copy.address(), PAGE) * PAGE;
-        long end = (copy.address() + ((long) values.length + CacheLines.FLOATS - 1) * Float.BYTES) / PAGE * PAGE;
+        long end = (copy.address() + floats * Float.BYTES) / PAGE * PAGE;
         if (end > start) {
             try {
                 int ignored = (int) MADVISE.invokeExact(start, end - start, MADV_HUGEPAGE);
@@ -83,7 +84,7 @@ final class OpenBlas {
                 throw new IllegalStateException(t);
             }
         }
-        copy.position(Math.floorMod(-copy.address(), CacheLines.BYTES) / Float.BYTES);  // the first aligned float
+        copy.position(CacheLines.floatsToLine(copy.address()));  // the first aligned float
         copy.put(values);
         return copy;
     }

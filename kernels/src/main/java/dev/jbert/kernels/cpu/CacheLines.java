@@ -27,12 +27,26 @@ public final class CacheLines {
 
     private CacheLines() {}
 
+    /** A zeroed array with room for a buffer of floats from {@code offset}, its first element on a line. */
+    public record AlignedFloats(float[] array, int offset) {}
+
+    /** An array one line's padding longer than {@code length}, and where in it the aligned buffer starts. */
+    public static AlignedFloats allocate(int length) {
+        float[] array = new float[length + FLOATS - 1];
+        return new AlignedFloats(array, firstAlignedIndex(array));
+    }
+
     /**
      * The first index of {@code array} whose element starts a cache line (below {@link #FLOATS}), or 0
      * when the address cannot be read.
      */
     public static int firstAlignedIndex(float[] array) {
-        return (int) (Math.floorMod(-address(array), BYTES) / Float.BYTES);
+        return floatsToLine(address(array));
+    }
+
+    /** Floats from {@code address} (float-aligned) to the next cache line, 0 if it starts one. */
+    public static int floatsToLine(long address) {
+        return (int) (Math.floorMod(-address, BYTES) / Float.BYTES);
     }
 
     /** The address of {@code array[0]} now, or 0 when it cannot be read. */

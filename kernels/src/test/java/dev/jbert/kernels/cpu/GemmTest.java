@@ -146,7 +146,7 @@ class GemmTest {
         check(true, true, Gemm.MC + 1, GemmKernel.NR + 1, Gemm.KC + 1, 1f, 0f, 8);
         // a transposed A in whole slivers, several B slivers sharing each
         check(true, false, 2 * Gemm.MC, GemmKernel.NR * 6 + 3, Gemm.KC + 5, 1f, 1f, 9);
-        // more than one B block (NC columns), ragged; a transposed A with few B slivers, its last sliver partial
+        // more than one B block (NC columns), ragged; a transposed A whose last sliver is partial
         check(false, true, Gemm.MC + 5, 2 * Gemm.NC + GemmKernel.NR + 3, Gemm.KC + 2, 1f, 0.5f, 10);
         check(true, false, 2 * GemmKernel.MR + 6, 2 * GemmKernel.NR + 1, Gemm.KC + 50, 1f, 0f, 11);
         // enough row blocks for each of the two threads' tasks to pack its own rows of a plain A (the
