@@ -4,11 +4,8 @@ import static dev.jbert.kernels.cpu.GemmKernel.MR;
 import static dev.jbert.kernels.cpu.GemmKernel.NR;
 
 import dev.jbert.kernels.MatrixLayout;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.function.IntConsumer;
 
@@ -74,8 +71,11 @@ public final class Gemm {
      * two rounds): KC 768 and NC 256 against 256 and 512 raised the ratio on all four Linear
      * shapes tried, QKV forward from 0.82-0.85 to 0.89-0.98, a weight gradient from 0.78-0.81 to
      * 0.84-0.87; KC 512 gained half as much; KC 1024 (a sliver past L1) and NC 128 less or none.
+     * On a Zen 5 (48 KiB L1d, 1 MiB L2; 2 threads, jbert / OpenBLAS interleaved in one JVM, medians)
+     * KC 768 against 512: from -1% to +18% on the 12 Linear shapes, +3% and more on 9 of them
+     * ({@code benchmarks/results/Gemm-probes-2026-11-27-2130.txt}).
      */
-    static final int KC = depthFor(l1DataBytes());
+    static final int KC = depthFor(L1Cache.dataBytes());
     /**
      * Columns of op(B) per packed block: KC x NC floats is the block kept in L2 (768 KiB with KC
      * 768 of this Xeon's 2 MiB; 512 KiB with KC 512 of Zen 4's 1 MiB). 256 ran faster than 512
@@ -289,27 +289,5 @@ public final class Gemm {
     static int depthFor(int bytes) {
         int depth = 3 * bytes / 4 / (MR * Float.BYTES) / 64 * 64;
         return Math.clamp(depth, 128, 1024);
-    }
-
-    /**
-     * The L1 data cache of one core, from Linux's sysfs ({@code .../cpu0/cache/index*}); 32 KiB,
-     * the smallest of current x86 cores, where it cannot be read.
-     */
-    private static int l1DataBytes() {
-        Path caches = Path.of("/sys/devices/system/cpu/cpu0/cache");
-        for (int index = 0; index < 8; index++) {
-            Path dir = caches.resolve("index" + index);
-            try {
-                if (Files.readString(dir.resolve("level")).strip().equals("1")
-                        && Files.readString(dir.resolve("type")).strip().equals("Data")) {
-                    String size = Files.readString(dir.resolve("size")).strip();  // e.g. "48K"
-                    return size.endsWith("K") ? Integer.parseInt(size.substring(0, size.length() - 1)) * 1024
-                            : Integer.parseInt(size);
-                }
-            } catch (IOException | NumberFormatException e) {
-                break;
-            }
-        }
-        return 32 * 1024;
     }
 }
