@@ -1,0 +1,87 @@
+package dev.jbert.kernels.cpu;
+
+import static dev.jbert.kernels.cpu.GemmKernel.MR;
+import static dev.jbert.kernels.cpu.GemmKernel.NR;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The two ways of packing agree: a matrix packed from rows of positions (a plain A, a transposed B:
+ * register transposes and gathers) gives the same slivers as its transpose packed from rows of steps
+ * (vector copies), at sizes that leave partial slivers and steps outside whole 16 x 16 blocks.
+ */
+class GemmPackingTest {
+    private static final int[] POSITIONS = {1, 12, 13, 31, 40, 100};
+    private static final int[] STEPS = {1, 16, 37, 130, 300};
+
+    @Test
+    void aPlainAPacksAsItsTranspose() {
+        SplittableRandom random = new SplittableRandom(3);
+        for (int m : POSITIONS) {
+            for (int k : STEPS) {
+                int p0 = k > 20 ? 3 : 0, kc = k - p0, slivers = Math.ceilDiv(m, MR);
+                float[] a = random(random, m * k), aT = transpose(a, m, k);
+                MemorySegment plain = panel(slivers, MR, kc), transposed = panel(slivers, MR, kc);
+                GemmPacking.packA(false, a, 0, k, m, p0, kc, 0, slivers, plain);
+                GemmPacking.packA(true, aT, 0, m, m, p0, kc, 0, slivers, transposed);
+                assertSameSlivers(plain, transposed, slivers, MR, kc, "A " + m + " x " + k);
+            }
+        }
+    }
+
+    @Test
+    void aTransposedBPacksAsAPlainOne() {
+        SplittableRandom random = new SplittableRandom(4);
+        for (int n : POSITIONS) {
+            for (int k : STEPS) {
+                int slivers = Math.ceilDiv(n, NR);
+                float[] bT = random(random, n * k), b = transpose(bT, n, k);  // bT is [n][k], b [k][n]
+                MemorySegment fromT = panel(slivers, NR, k), plain = panel(slivers, NR, k);
+                GemmPacking.packB(true, bT, 0, k, 0, k, 0, n, 0, slivers, fromT);
+                GemmPacking.packB(false, b, 0, n, 0, k, 0, n, 0, slivers, plain);
+                assertSameSlivers(fromT, plain, slivers, NR, k, "B " + k + " x " + n);
+            }
+        }
+    }
+
+    /** Every float of every sliver's kc steps (the gaps between slivers are scratch). */
+    private static void assertSameSlivers(MemorySegment x, MemorySegment y, int slivers, int width, int kc, String what) {
+        for (int s = 0; s < slivers; s++) {
+            for (int i = 0; i < width * kc; i++) {
+                long at = (long) s * GemmPacking.stride(width, kc) + i;
+                assertEquals(y.getAtIndex(ValueLayout.JAVA_FLOAT, at), x.getAtIndex(ValueLayout.JAVA_FLOAT, at),
+                        what + ": sliver " + s + ", step " + i / width + ", position " + i % width);
+            }
+        }
+    }
+
+    /** A panel of slivers, filled with NaN so that a float that packing forgets shows. */
+    private static MemorySegment panel(int slivers, int width, int kc) {
+        float[] floats = new float[slivers * GemmPacking.stride(width, kc)];
+        java.util.Arrays.fill(floats, Float.NaN);
+        return MemorySegment.ofArray(floats);
+    }
+
+    private static float[] random(SplittableRandom random, int size) {
+        float[] x = new float[size];
+        for (int i = 0; i < size; i++) {
+            x[i] = (float) random.nextDouble(-1, 1);
+        }
+        return x;
+    }
+
+    /** x [rows][cols] -> [cols][rows]. */
+    private static float[] transpose(float[] x, int rows, int cols) {
+        float[] t = new float[x.length];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                t[c * rows + r] = x[r * cols + c];
+            }
+        }
+        return t;
+    }
+}
