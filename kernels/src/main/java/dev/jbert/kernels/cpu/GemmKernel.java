@@ -165,23 +165,30 @@ final class GemmKernel {
      * C[rows][cols] = alpha * tile + beta * C (C not read when beta == 0), two vectors per row. A
      * partial tile (the last columns of a C whose width is not a multiple of NR, which dynamic
      * padding makes common) uses masked loads and stores: lanes past {@code cols} are neither read
-     * nor written. Both tile paths write back through here, so SIMD on and off round alike.
+     * nor written. A whole tile uses plain ones: a masked store, even with every lane set, is slower
+     * (on a Zen 5, whole GEMMs ran -3% to +10%, +3% or more on 6 of 9 shapes, with plain stores for
+     * whole tiles; {@code benchmarks/results/Gemm-probes-2026-11-27-2130.txt}). Both tile paths
+     * write back through here, so SIMD on and off round alike.
      */
     private static void writeBack(float[] tile, float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta) {
         FloatVector alphas = FloatVector.broadcast(SPECIES, alpha), betas = FloatVector.broadcast(SPECIES, beta);
-        for (int j = 0; j < NR; j += LANES) {
-            VectorMask<Float> valid = SPECIES.indexInRange(j, cols);
-            for (int i = 0; i < rows; i++) {
+        boolean whole = cols == NR;
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < NR; j += LANES) {
+                VectorMask<Float> valid = SPECIES.indexInRange(j, cols);
                 int at = cAt + i * ldc + j;
                 FloatVector acc = FloatVector.fromArray(SPECIES, tile, i * NR + j);
                 if (beta == 0) {
                     acc = acc.mul(alphas);
-                } else if (beta == 1) {
-                    acc = acc.fma(alphas, FloatVector.fromArray(SPECIES, c, at, valid));
                 } else {
-                    acc = FloatVector.fromArray(SPECIES, c, at, valid).fma(betas, acc.mul(alphas));
+                    FloatVector old = whole ? FloatVector.fromArray(SPECIES, c, at) : FloatVector.fromArray(SPECIES, c, at, valid);
+                    acc = beta == 1 ? acc.fma(alphas, old) : old.fma(betas, acc.mul(alphas));
                 }
-                acc.intoArray(c, at, valid);
+                if (whole) {
+                    acc.intoArray(c, at);
+                } else {
+                    acc.intoArray(c, at, valid);
+                }
             }
         }
     }
