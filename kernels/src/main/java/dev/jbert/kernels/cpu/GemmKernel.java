@@ -166,8 +166,9 @@ final class GemmKernel {
      * partial tile (the last columns of a C whose width is not a multiple of NR, which dynamic
      * padding makes common) uses masked loads and stores: lanes past {@code cols} are neither read
      * nor written. A whole tile uses plain ones: a masked store, even with every lane set, is slower
-     * (on a Zen 5, whole GEMMs ran -3% to +10%, +3% or more on 6 of 9 shapes, with plain stores for
-     * whole tiles; {@code benchmarks/results/Gemm-probes-2026-11-27-2130.txt}). Both tile paths
+     * (on a Zen 5, whole GEMMs with plain stores for whole tiles, against masked ones: -4% to +11%
+     * by median calls over 13 comparisons, +3% or more in 8; {@code
+     * benchmarks/results/Gemm-probes-2026-11-27-2130.txt}, section 9). Both tile paths
      * write back through here, so SIMD on and off round alike.
      */
     private static void writeBack(float[] tile, float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta) {
