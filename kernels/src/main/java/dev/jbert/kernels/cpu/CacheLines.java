@@ -23,7 +23,9 @@ public final class CacheLines {
     /** Floats of a cache line: the padding a buffer needs to start on one. */
     public static final int FLOATS = BYTES / Float.BYTES;
     /** memset(void*, int, size_t), which returns its first argument; null when it cannot be linked. */
-    private static final MethodHandle MEMSET = memset();
+    private static final MethodHandle MEMSET = NativeCalls.downcall("memset",
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
+            Linker.Option.critical(true)).orElse(null);
 
     private CacheLines() {}
 
@@ -58,17 +60,6 @@ public final class CacheLines {
             return ((MemorySegment) MEMSET.invokeExact(MemorySegment.ofArray(array), 0, 0L)).address();
         } catch (Throwable e) {
             return 0;
-        }
-    }
-
-    private static MethodHandle memset() {
-        try {
-            Linker linker = Linker.nativeLinker();
-            return linker.defaultLookup().find("memset").map(symbol -> linker.downcallHandle(symbol,
-                    FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
-                    Linker.Option.critical(true))).orElse(null);
-        } catch (RuntimeException e) {  // IllegalCallerException where native access is denied
-            return null;
         }
     }
 }

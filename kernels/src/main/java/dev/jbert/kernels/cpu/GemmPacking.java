@@ -27,7 +27,8 @@ final class GemmPacking {
     /** Steps of every sliver that {@code alongRows} packs before moving on to the next steps. */
     private static final int STEPS_PER_PASS = 16;
     /**
-     * Steps of a sliver that {@code acrossRows} touches and then gathers before moving on: 128 steps
+     * Steps of a sliver that {@code acrossRows} touches and then transposes or gathers before moving
+     * on (measured when it only gathered): 128 steps
      * of a 32-row B sliver are 16 KiB, so the touched lines are still in L1 when the gathers reach
      * them; touching all kc steps first (96 KiB at kc 768) evicted the first ones again. Measured on
      * the FFN-down forward (3072 x 768 x 3072, 2 threads): packing A 2.8 -> 2.4 ms a call, B 0.89 ->
@@ -161,22 +162,32 @@ final class GemmPacking {
                         for (; p + RegisterTranspose.SIZE <= qEnd; p += RegisterTranspose.SIZE) {
                             RegisterTranspose.transpose(src, row, ld, group, p, dst, d + p * width + j, width);
                         }
-                        if (p == qEnd) {
-                            continue;
-                        }
                     }
-                    for (int lane = 0; lane < LANES; lane++) {
-                        rows[lane] = j + lane < count ? lane * ld : 0;
-                    }
-                    VectorMask<Float> valid = SPECIES.indexInRange(j, count), inSliver = SPECIES.indexInRange(j, width);
-                    for (; p < qEnd; p++) {
-                        // a vector wholly past the edge has no row to gather from (its base would be outside)
-                        FloatVector step = j < count ? FloatVector.fromArray(SPECIES, src, row + p, rows, 0, valid)
-                                : FloatVector.zero(SPECIES);
-                        step.intoMemorySegment(dst, bytes(d + p * width + j), ORDER, inSliver);
-                    }
+                    gather(src, row, ld, p, qEnd, j, count, width, rows, dst, d);
                 }
             }
+        }
+    }
+
+    /**
+     * Steps [p, qEnd) of positions [j, j + LANES) of a sliver (of {@code count} real positions in
+     * {@code width}), position j's row at {@code src[row]}: one gather and one store a step, into the
+     * sliver at float {@code d} of {@code dst}. {@code rows} is scratch for the lanes' row offsets.
+     */
+    private static void gather(float[] src, int row, int ld, int p, int qEnd, int j, int count, int width,
+                               int[] rows, MemorySegment dst, int d) {
+        if (p == qEnd) {
+            return;
+        }
+        for (int lane = 0; lane < LANES; lane++) {
+            rows[lane] = j + lane < count ? lane * ld : 0;
+        }
+        VectorMask<Float> valid = SPECIES.indexInRange(j, count), inSliver = SPECIES.indexInRange(j, width);
+        for (; p < qEnd; p++) {
+            // a vector wholly past the edge has no row to gather from (its base would be outside)
+            FloatVector step = j < count ? FloatVector.fromArray(SPECIES, src, row + p, rows, 0, valid)
+                    : FloatVector.zero(SPECIES);
+            step.intoMemorySegment(dst, bytes(d + p * width + j), ORDER, inSliver);
         }
     }
 
@@ -184,7 +195,8 @@ final class GemmPacking {
      * Reads one float of each cache line of floats [at, at+count) of rows firstRow .. firstRow+rows
      * of {@code src}, rows {@code ld} apart, row by row: a software prefetch, since Java has none.
      * A packing pass reads its rows piecemeal (alongRows: 12 or 32 floats of each of 16 rows in
-     * turn, rows kilobytes apart; acrossRows: one float of each of 16 rows per gather), a pattern
+     * turn, rows kilobytes apart; acrossRows: 16 floats of each of 12 or 16 rows per transpose, one
+     * float of each per gather), a pattern
      * the hardware prefetchers do not follow, so when the operand is not in cache every piece waits
      * for memory in turn. Touched first, row by row, the lines are all requested at once and the
      * copy then finds them in cache. Measured

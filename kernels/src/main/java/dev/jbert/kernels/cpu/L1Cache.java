@@ -2,7 +2,6 @@ package dev.jbert.kernels.cpu;
 
 import java.io.IOException;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,15 +51,13 @@ final class L1Cache {
     /** {@code sysconf(_SC_LEVEL1_DCACHE_SIZE)} through a downcall; empty without native access or a sane answer. */
     static OptionalInt fromSysconf() {
         try {
-            Linker linker = Linker.nativeLinker();
-            var sysconf = linker.defaultLookup().find("sysconf").map(symbol -> linker.downcallHandle(symbol,
-                    FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT)));
+            var sysconf = NativeCalls.downcall("sysconf", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
             if (sysconf.isEmpty()) {
                 return OptionalInt.empty();
             }
             long bytes = (long) sysconf.get().invokeExact(SC_LEVEL1_DCACHE_SIZE);
             return bytes >= SMALLEST && bytes <= LARGEST ? OptionalInt.of((int) bytes) : OptionalInt.empty();
-        } catch (Throwable e) {  // IllegalCallerException where native access is denied
+        } catch (Throwable e) {  // the call itself failed: no answer
             return OptionalInt.empty();
         }
     }

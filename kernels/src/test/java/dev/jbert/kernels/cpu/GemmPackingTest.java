@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -62,7 +63,7 @@ class GemmPackingTest {
     /** A panel of slivers, filled with NaN so that a float that packing forgets shows. */
     private static MemorySegment panel(int slivers, int width, int kc) {
         float[] floats = new float[slivers * GemmPacking.stride(width, kc)];
-        java.util.Arrays.fill(floats, Float.NaN);
+        Arrays.fill(floats, Float.NaN);
         return MemorySegment.ofArray(floats);
     }
 
