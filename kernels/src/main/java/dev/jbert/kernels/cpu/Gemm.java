@@ -14,14 +14,16 @@ import java.util.function.IntConsumer;
  *
  * <pre>
  *   for p0 in k by KC:                      beta applies on the first k block, later ones add to C
- *     pack op(A)[:][p0:p0+kc] whole         one panel (m x kc) shared by all threads, read from L3
+ *     op(A)[:][p0:p0+kc] is packed whole    one panel (m x kc) shared by all threads, read from L3
  *                                           (a plain A: each task packs its MC rows, in the first j0's pass)
- *     for j0 in n by NC:
- *       pack op(B)[p0:p0+kc][j0:j0+nc]      the B block (kc x nc, 512-768 KiB) shared by all threads, kept in L2
+ *     for j0 in n by NC:                    op(B)[p0:p0+kc][j0:j0+nc] is packed: the B block (kc x nc,
+ *                                           512-768 KiB) shared by all threads, kept in L2
  *       parallel for i0 in m by MC:         a task: MC rows of C (and a range of columns when m is small)
  *         for each MR-row sliver of A:      sliver (kc x MR, 3/4 of L1) stays in L1
  *           for each NR-column sliver of B: streamed from L2
  *             microkernel: one MR x NR tile of C in registers
+ *       then, in the same parallel for:     the next B block and, after a k block's last, the next
+ *                                           k block's A panel, into second buffers (see below)
  * </pre>
  *
  * <p>why the A sliver, not the B sliver, is the one kept in L1: consecutive tiles then lie side by
@@ -39,10 +41,21 @@ import java.util.function.IntConsumer;
  * Measured (2 threads, old and new builds in one JVM against OpenBLAS, median calls; {@code
  * benchmarks/results/Gemm-probes-2026-11-27-1710.txt}): +3% to +7% on the forwards and +1% to +6%
  * on the input gradients with 3 B blocks (n = 768), -1% to +3% with 9 (QKV). A transposed A is
- * still packed up front by all threads: packed per task, each step's row is read in MC-float
- * pieces, and the weight gradients ran 14-19% slower, attention's dV 47%. So is any A whose rows
- * several tasks share (m too small, the columns split too). Who packs never changes the numbers:
- * the panel holds the same floats either way.
+ * packed whole by all threads, ahead of its k block (below): packed per task, each step's row is
+ * read in MC-float pieces, and the weight gradients ran 14-19% slower, attention's dV 47%. So is
+ * any A whose rows several tasks share (m too small, the columns split too). Who packs never
+ * changes the numbers: the panel holds the same floats either way.
+ *
+ * <p>why the next blocks are packed inside the tiles' parallel for: each parallel for ends when its
+ * last task does, and with tasks of a few hundred microseconds the thread that runs out of tiles
+ * first waited for the other (4-6% of both threads' time, measured in the 2-thread weight gradients
+ * and forwards), and then both packed the next block while no tile ran. Put after the tiles, the
+ * next block's pieces (a B sliver each; the A panel in 4 ranges of slivers per thread) are taken by
+ * whichever thread is free first, and one barrier a block goes. Measured (2 threads, old and new
+ * builds alternating in one JVM against OpenBLAS, median calls;
+ * {@code benchmarks/results/Gemm-probes-2026-11-27-2320.txt}): +3% to +7% on the weight gradients,
+ * +0% to +11% on the forwards and input gradients, attention unchanged. Spreading the A panel's
+ * pieces among the tiles instead, or packing it as part of every task, ran no faster or slower.
  *
  * <p>Operands are row-major: op(A) is m x k, A is stored [m][k], or [k][m] when transA; op(B) is
  * k x n, B is stored [k][n], or [n][k] when transB; C is [m][n]. Rows are {@code lda}, {@code ldb}
@@ -54,8 +67,9 @@ import java.util.function.IntConsumer;
  * one), whichever thread computes it, so on one machine (KC follows its L1) results are bitwise
  * identical for every thread count, and with SIMD on and off.
  *
- * <p>Packing buffers are per thread and allocated once (A's panel grows to the largest m x kc seen).
- * One instance serves one caller at a time.
+ * <p>Packing buffers are per thread and allocated once: two B blocks, and A's panels, which grow to
+ * the largest m x kc seen (a second one only where panels are packed ahead of their k block). One
+ * instance serves one caller at a time.
  */
 public final class Gemm {
     /** Rows of C per task: 16 slivers of MR. */
@@ -82,6 +96,11 @@ public final class Gemm {
      * (above) and than 384.
      */
     static final int NC = 256;
+    /**
+     * Pieces per thread that a panel packed ahead is cut into (ranges of slivers): enough for the
+     * free thread to take the later ones while the other finishes its tiles. 12 ran no faster.
+     */
+    private static final int A_PIECES_PER_THREAD = 4;
     /** Bytes of a cache line, the packed B block's alignment. */
     private static final int CACHE_LINE = 64;
     /** Batched GEMMs run one matrix per task when there are at least this many per thread. */
@@ -108,13 +127,43 @@ public final class Gemm {
      * float at a time, so its panel can stay an array.
      */
     private static final class Workspace {
-        final MemorySegment packedB = Arena.ofAuto().allocate(
-                (long) NC / NR * GemmPacking.stride(NR, KC) * Float.BYTES, CACHE_LINE);
+        /** Two B blocks: the tiles read one while the next is packed into the other. */
+        final MemorySegment[] blocksB = {blockB(), blockB()};
         final float[] tile = new float[MR * NR];
-        /** op(A)'s panel for one k block (see GemmPacking.packA): grown to the largest m * kc. */
-        float[] panelA = new float[0];
-        /** The panel as the packing writes it. */
-        MemorySegment panelView = MemorySegment.ofArray(panelA);
+        /** op(A)'s panels (see GemmPacking.packA), each for one k block: grown to the largest m * kc. */
+        final float[][] panels = {new float[0], new float[0]};
+        /** The panels as the packing writes them. */
+        final MemorySegment[] panelViews = {MemorySegment.ofArray(panels[0]), MemorySegment.ofArray(panels[1])};
+
+        private static MemorySegment blockB() {
+            return Arena.ofAuto().allocate((long) NC / NR * GemmPacking.stride(NR, KC) * Float.BYTES, CACHE_LINE);
+        }
+
+        /** Makes the first {@code count} panels hold at least {@code floats}. */
+        void reservePanels(int count, int floats) {
+            for (int i = 0; i < count; i++) {
+                if (panels[i].length < floats) {
+                    panels[i] = new float[floats];
+                    panelViews[i] = MemorySegment.ofArray(panels[i]);
+                }
+            }
+        }
+    }
+
+    /** op(A) (m rows) and op(B) as stored, and how their blocks are packed. */
+    private record Operands(boolean transA, float[] a, int aOffset, int lda, int m,
+                            boolean transB, float[] b, int bOffset, int ldb) {
+        /** Sliver {@code sliver} of op(B)'s block at rows [p0, p0+kc), columns [j0, j0+nc), into {@code dst}. */
+        void packB(int p0, int kc, int j0, int nc, int sliver, MemorySegment dst) {
+            GemmPacking.packB(transB, b, bOffset, ldb, p0, kc, j0, nc, sliver, sliver + 1, dst);
+        }
+
+        /** Piece {@code piece} of {@code pieces} (ranges of slivers) of op(A)'s panel for columns [p0, p0+kc). */
+        void packA(int p0, int kc, int piece, int pieces, MemorySegment dst) {
+            int slivers = Math.ceilDiv(m, MR);
+            GemmPacking.packA(transA, a, aOffset, lda, m, p0, kc, piece * slivers / pieces,
+                    (piece + 1) * slivers / pieces, dst);
+        }
     }
 
     /** {@code simd == false} keeps the blocking and packing but uses the scalar microkernel. */
@@ -206,42 +255,62 @@ public final class Gemm {
     private void multiply(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOffset, int lda,
                           float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc,
                           float[] bias, int biasOffset, int threads) {
-        Workspace caller = workspaces.get();
-        MemorySegment packedB = caller.packedB;  // the caller's, shared with the other threads
+        Workspace caller = workspaces.get();  // its buffers are shared with the other threads
+        Operands operands = new Operands(transA, a, aOffset, lda, m, transB, b, bOffset, ldb);
         int mBlocks = Math.ceilDiv(m, MC), mSlivers = Math.ceilDiv(m, MR);
         // too few row blocks to keep every thread busy (m small, n large): split the columns too
         int nChunks = threads == 1 || mBlocks >= 2 * threads ? 1 : Math.ceilDiv(2 * threads, mBlocks);
-        int kBlocks = Math.ceilDiv(k, KC), kcStep = Math.ceilDiv(k, kBlocks), packChunks = Math.min(mSlivers, threads);
+        int kBlocks = Math.ceilDiv(k, KC), kcStep = Math.ceilDiv(k, kBlocks);
         // a plain A is packed by the task that owns its rows, just before that task's tiles of the first
-        // B block, when no other task shares those rows (see the class comment); a transposed A up front
+        // B block, when no other task shares those rows (see the class comment); any other A ahead, in
+        // pieces, into one panel while the tiles read the other
         boolean packPerTask = !transA && nChunks == 1;
-        if (caller.panelA.length < mSlivers * GemmPacking.stride(MR, kcStep)) {
-            caller.panelA = new float[mSlivers * GemmPacking.stride(MR, kcStep)];
-            caller.panelView = MemorySegment.ofArray(caller.panelA);
-        }
-        float[] panelA = caller.panelA;
-        MemorySegment panelView = caller.panelView;
-        for (int p0 = 0; p0 < k; p0 += kcStep) {
+        int aPieces = packPerTask ? 0 : threads == 1 ? 1 : Math.min(mSlivers, A_PIECES_PER_THREAD * threads);
+        int panels = packPerTask ? 1 : Math.min(kBlocks, 2);
+        caller.reservePanels(panels, mSlivers * GemmPacking.stride(MR, kcStep));
+        MemorySegment[] blocksB = caller.blocksB;
+        // the first B block and A panel; every later one is packed after the tiles before it
+        int firstKc = Math.min(kcStep, k), firstNc = Math.min(NC, n), firstSlivers = Math.ceilDiv(firstNc, NR);
+        parallel.parallelFor(firstSlivers + aPieces, i -> {
+            if (i < firstSlivers) {
+                operands.packB(0, firstKc, 0, firstNc, i, blocksB[0]);
+            } else {
+                operands.packA(0, firstKc, i - firstSlivers, aPieces, caller.panelViews[0]);
+            }
+        });
+        int blockB = 0;  // which of the two buffers holds this B block
+        for (int p0 = 0, kBlock = 0; p0 < k; p0 += kcStep, kBlock++) {
             int kc = Math.min(kcStep, k - p0), pc = p0;
             float blockBeta = p0 == 0 ? beta : 1f;
             float[] blockBias = p0 + kc == k ? bias : null; // added once, to the finished sums
-            if (!packPerTask) {
-                parallel.parallelFor(packChunks, t -> GemmPacking.packA(transA, a, aOffset, lda, m, pc, kc,
-                        t * mSlivers / packChunks, (t + 1) * mSlivers / packChunks, panelView));
-            }
+            float[] panelA = caller.panels[kBlock % panels];
+            MemorySegment panelView = caller.panelViews[kBlock % panels];
+            MemorySegment nextPanel = caller.panelViews[(kBlock + 1) % panels];
             for (int j0 = 0; j0 < n; j0 += NC) {
                 int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;
-                int chunks = Math.min(nChunks, slivers), bChunks = Math.min(slivers, threads);
-                parallel.parallelFor(bChunks, t -> GemmPacking.packB(transB, b, bOffset, ldb, pc, kc, jc, nc,
-                        t * slivers / bChunks, (t + 1) * slivers / bChunks, packedB));
-                parallel.parallelFor(mBlocks * chunks, task -> {
-                    int i0 = task / chunks * MC, iEnd = Math.min(m, i0 + MC), chunk = task % chunks;
-                    if (packPerTask && jc == 0) {
-                        GemmPacking.packA(false, a, aOffset, lda, m, pc, kc, i0 / MR, Math.ceilDiv(iEnd, MR), panelView);
+                int chunks = Math.min(nChunks, slivers), tasks = mBlocks * chunks;
+                // the next B block: the next columns, or the next k block's first, with its A panel
+                boolean lastColumns = j0 + NC >= n;
+                int nextP0 = lastColumns ? p0 + kcStep : p0, nextJ0 = lastColumns ? 0 : j0 + NC;
+                int nextKc = Math.min(kcStep, k - nextP0), nextNc = Math.min(NC, n - nextJ0);
+                int nextB = nextP0 < k ? Math.ceilDiv(nextNc, NR) : 0;
+                int nextA = lastColumns && nextP0 < k ? aPieces : 0;
+                MemorySegment packedB = blocksB[blockB], nextBlockB = blocksB[1 - blockB];
+                blockB = 1 - blockB;
+                parallel.parallelFor(tasks + nextB + nextA, i -> {
+                    if (i >= tasks + nextB) {
+                        operands.packA(nextP0, nextKc, i - tasks - nextB, aPieces, nextPanel);
+                    } else if (i >= tasks) {
+                        operands.packB(nextP0, nextKc, nextJ0, nextNc, i - tasks, nextBlockB);
+                    } else {
+                        int i0 = i / chunks * MC, iEnd = Math.min(m, i0 + MC), chunk = i % chunks;
+                        if (packPerTask && jc == 0) {
+                            GemmPacking.packA(false, a, aOffset, lda, m, pc, kc, i0 / MR, Math.ceilDiv(iEnd, MR), panelView);
+                        }
+                        macroKernel(workspaces.get(), panelA, kc, packedB, nc,
+                                i0, iEnd, chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
+                                c, cOffset + jc, ldc, alpha, blockBeta, blockBias, biasOffset + jc);
                     }
-                    macroKernel(workspaces.get(), panelA, kc, packedB, nc,
-                            i0, iEnd, chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
-                            c, cOffset + jc, ldc, alpha, blockBeta, blockBias, biasOffset + jc);
                 });
             }
         }

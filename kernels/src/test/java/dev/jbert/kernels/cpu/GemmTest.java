@@ -153,6 +153,12 @@ class GemmTest {
         // first B block's pass), with a ragged last block, two k blocks and two B blocks
         check(false, true, 4 * Gemm.MC + 5, Gemm.NC + GemmKernel.NR + 3, Gemm.KC + 9, 1f, 0f, 12);
         check(false, false, 4 * Gemm.MC + 5, Gemm.NC + GemmKernel.NR + 3, Gemm.KC + 9, 1f, 1f, 13);
+        // panels packed ahead (a transposed A; a plain A whose rows several tasks share) into the
+        // other buffer while the last B block's tiles read this one: three k blocks, so both buffers
+        // are written and then reused, and two or three B blocks
+        check(true, false, 2 * Gemm.MC + 7, Gemm.NC + GemmKernel.NR + 3, 2 * Gemm.KC + 5, 1f, 1f, 14);
+        check(true, true, 2 * Gemm.MC + 7, 2 * Gemm.NC + 1, 2 * Gemm.KC + 5, 1f, 0f, 15);
+        check(false, false, GemmKernel.MR + 1, 2 * Gemm.NC + 5, 2 * Gemm.KC + 5, 1f, 0.5f, 16);
     }
 
     @Test
