@@ -5,9 +5,6 @@ import static dev.jbert.kernels.cpu.GemmKernel.NR;
 
 import dev.jbert.bench.JmhRuns;
 import dev.jbert.bench.PeakFlopsBenchmark;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Collection;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -61,7 +58,8 @@ public class MicrokernelBenchmark {
 
     int kc, aSlivers, bSlivers;
     float[] panelA;
-    MemorySegment blockB;
+    float[] blockB;
+    int blockAt;  // its first element on a cache line, as Gemm reads it
     final float[] c = new float[MR * NR], tile = new float[MR * NR];
     final PeakFlopsBenchmark peak = new PeakFlopsBenchmark();
 
@@ -76,10 +74,11 @@ public class MicrokernelBenchmark {
         for (int i = 0; i < panelA.length; i++) {
             panelA[i] = (float) random.nextDouble(-1, 1);
         }
-        long floatsB = (long) bSlivers * GemmPacking.stride(NR, kc);
-        blockB = Arena.ofAuto().allocate(floatsB * Float.BYTES, 64);
-        for (long i = 0; i < floatsB; i++) {
-            blockB.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) random.nextDouble(-1, 1));
+        CacheLines.AlignedFloats aligned = CacheLines.allocate(bSlivers * GemmPacking.stride(NR, kc));
+        blockB = aligned.array();
+        blockAt = aligned.offset();
+        for (int i = 0; i < blockB.length; i++) {
+            blockB[i] = (float) random.nextDouble(-1, 1);
         }
     }
 
@@ -93,7 +92,7 @@ public class MicrokernelBenchmark {
         int strideA = GemmPacking.stride(MR, kc), strideB = GemmPacking.stride(NR, kc);
         for (int t = 0; t < TILES; t++) {
             int r = t / bSlivers % aSlivers, s = t % bSlivers;
-            GemmKernel.tile(kc, panelA, r * strideA, blockB, s * strideB, c, 0, NR, MR, NR, 1f, 0f, tile);
+            GemmKernel.tile(kc, panelA, r * strideA, blockB, blockAt + s * strideB, c, 0, NR, MR, NR, 1f, 0f, tile);
         }
         return c;
     }

@@ -4,8 +4,6 @@ import static dev.jbert.kernels.cpu.GemmKernel.MR;
 import static dev.jbert.kernels.cpu.GemmKernel.NR;
 
 import dev.jbert.kernels.MatrixLayout;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.function.IntConsumer;
 
@@ -101,8 +99,6 @@ public final class Gemm {
      * free thread to take the later ones while the other finishes its tiles. 12 ran no faster.
      */
     private static final int A_PIECES_PER_THREAD = 4;
-    /** Bytes of a cache line, the packed B block's alignment. */
-    private static final int CACHE_LINE = 64;
     /** Batched GEMMs run one matrix per task when there are at least this many per thread. */
     private static final int BATCH_PER_THREAD = 2;
 
@@ -112,31 +108,28 @@ public final class Gemm {
     private final ThreadLocal<Workspace> workspaces = ThreadLocal.withInitial(Workspace::new);
 
     /**
-     * One thread's packing buffers and the spill tile for partial tiles. The B block is off the heap,
-     * aligned to a cache line: the microkernel loads two vectors of it per step, and a Java array's
-     * elements lie wherever the heap put the array (8-byte aligned, then a 16-byte header), so from
-     * an array most 64-byte vector loads straddle two cache lines. Measured on the microkernel alone
-     * (one thread, kc 768, four offsets interleaved in one JVM, best of 54 rounds): 185-188 GFLOP/s
-     * at the three misaligned offsets, 205-207 at the aligned one, 213 from an aligned native
-     * segment; whole GEMMs, old and new builds alternating in one JVM
-     * ({@code benchmarks/results/Gemm-ab-aligned-b-2026-11-27-*.txt}): +3% to +11% on 11 of bert's
-     * 15 shapes; the weight gradients 0.99-1.03x there, 0.91-1.02x in repeats under G1 (perhaps a
-     * few percent slower: their packing writes to both kinds of segment). In {@code jbert bench}
-     * (A/B, alternating) and in JMH, no change beyond noise: there the heap had evidently put the array on a good address
-     * (allocation is deterministic), which now no longer depends on luck. A is only broadcast, one
-     * float at a time, so its panel can stay an array.
+     * One thread's packing buffers and the spill tile for partial tiles. A B block is read from its
+     * first element on a cache line: the microkernel loads two vectors of it per step, and from an
+     * array's first element (8-byte aligned, after a 16-byte header) most 64-byte loads straddle two
+     * lines. Measured on the microkernel alone (one thread, kc 768, four offsets interleaved in one
+     * JVM, best of 54 rounds): 185-188 GFLOP/s at the three misaligned offsets, 205-207 at the
+     * aligned one; whole GEMMs ({@code benchmarks/results/Gemm-ab-aligned-b-2026-11-27-*.txt}): +3%
+     * to +11% on 11 of bert's 15 shapes. The aligned element is looked up at every call
+     * ({@link CacheLines}), since the collector may have moved the array since the last. (The block
+     * lay off the heap for a while, in a memory segment, aligned once and for all: 213 GFLOP/s
+     * alone, but packing into a segment ran at half the speed of packing into an array, see
+     * {@link GemmPacking}; with arrays, whole GEMMs ran as fast or faster.)
      */
     private static final class Workspace {
         /** Two B blocks: the tiles read one while the next is packed into the other. */
-        final MemorySegment[] blocksB = {blockB(), blockB()};
+        final float[][] blocksB = {blockB(), blockB()};
         final float[] tile = new float[MR * NR];
         /** op(A)'s panels (see GemmPacking.packA), each for one k block: grown to the largest m * kc. */
         final float[][] panels = {new float[0], new float[0]};
-        /** The panels as the packing writes them. */
-        final MemorySegment[] panelViews = {MemorySegment.ofArray(panels[0]), MemorySegment.ofArray(panels[1])};
 
-        private static MemorySegment blockB() {
-            return Arena.ofAuto().allocate((long) NC / NR * GemmPacking.stride(NR, KC) * Float.BYTES, CACHE_LINE);
+        /** One B block, with room to start it on a cache line. */
+        private static float[] blockB() {
+            return new float[NC / NR * GemmPacking.stride(NR, KC) + CacheLines.FLOATS - 1];
         }
 
         /** Makes the first {@code count} panels hold at least {@code floats}. */
@@ -144,7 +137,6 @@ public final class Gemm {
             for (int i = 0; i < count; i++) {
                 if (panels[i].length < floats) {
                     panels[i] = new float[floats];
-                    panelViews[i] = MemorySegment.ofArray(panels[i]);
                 }
             }
         }
@@ -153,13 +145,13 @@ public final class Gemm {
     /** op(A) (m rows) and op(B) as stored, and how their blocks are packed. */
     private record Operands(boolean transA, float[] a, int aOffset, int lda, int m,
                             boolean transB, float[] b, int bOffset, int ldb) {
-        /** Sliver {@code sliver} of op(B)'s block at rows [p0, p0+kc), columns [j0, j0+nc), into {@code dst}. */
-        void packB(int p0, int kc, int j0, int nc, int sliver, MemorySegment dst) {
-            GemmPacking.packB(transB, b, bOffset, ldb, p0, kc, j0, nc, sliver, sliver + 1, dst);
+        /** Sliver {@code sliver} of op(B)'s block at rows [p0, p0+kc), columns [j0, j0+nc), into {@code dst[dstAt..]}. */
+        void packB(int p0, int kc, int j0, int nc, int sliver, float[] dst, int dstAt) {
+            GemmPacking.packB(transB, b, bOffset, ldb, p0, kc, j0, nc, sliver, sliver + 1, dst, dstAt);
         }
 
         /** Piece {@code piece} of {@code pieces} (ranges of slivers) of op(A)'s panel for columns [p0, p0+kc). */
-        void packA(int p0, int kc, int piece, int pieces, MemorySegment dst) {
+        void packA(int p0, int kc, int piece, int pieces, float[] dst) {
             int slivers = Math.ceilDiv(m, MR);
             GemmPacking.packA(transA, a, aOffset, lda, m, p0, kc, piece * slivers / pieces,
                     (piece + 1) * slivers / pieces, dst);
@@ -268,14 +260,15 @@ public final class Gemm {
         int aPieces = packPerTask ? 0 : threads == 1 ? 1 : Math.min(mSlivers, A_PIECES_PER_THREAD * threads);
         int panels = packPerTask ? 1 : Math.min(kBlocks, 2);
         caller.reservePanels(panels, mSlivers * GemmPacking.stride(MR, kcStep));
-        MemorySegment[] blocksB = caller.blocksB;
+        float[][] blocksB = caller.blocksB;
+        int[] blocksAt = {CacheLines.firstAlignedIndex(blocksB[0]), CacheLines.firstAlignedIndex(blocksB[1])};
         // the first B block and A panel; every later one is packed after the tiles before it
         int firstKc = Math.min(kcStep, k), firstNc = Math.min(NC, n), firstSlivers = Math.ceilDiv(firstNc, NR);
         parallel.parallelFor(firstSlivers + aPieces, i -> {
             if (i < firstSlivers) {
-                operands.packB(0, firstKc, 0, firstNc, i, blocksB[0]);
+                operands.packB(0, firstKc, 0, firstNc, i, blocksB[0], blocksAt[0]);
             } else {
-                operands.packA(0, firstKc, i - firstSlivers, aPieces, caller.panelViews[0]);
+                operands.packA(0, firstKc, i - firstSlivers, aPieces, caller.panels[0]);
             }
         });
         int blockB = 0;  // which of the two buffers holds this B block
@@ -283,9 +276,7 @@ public final class Gemm {
             int kc = Math.min(kcStep, k - p0), pc = p0;
             float blockBeta = p0 == 0 ? beta : 1f;
             float[] blockBias = p0 + kc == k ? bias : null; // added once, to the finished sums
-            float[] panelA = caller.panels[kBlock % panels];
-            MemorySegment panelView = caller.panelViews[kBlock % panels];
-            MemorySegment nextPanel = caller.panelViews[(kBlock + 1) % panels];
+            float[] panelA = caller.panels[kBlock % panels], nextPanel = caller.panels[(kBlock + 1) % panels];
             for (int j0 = 0; j0 < n; j0 += NC) {
                 int nc = Math.min(NC, n - j0), slivers = Math.ceilDiv(nc, NR), jc = j0;
                 int chunks = Math.min(nChunks, slivers), tasks = mBlocks * chunks;
@@ -295,19 +286,20 @@ public final class Gemm {
                 int nextKc = Math.min(kcStep, k - nextP0), nextNc = Math.min(NC, n - nextJ0);
                 int nextB = nextP0 < k ? Math.ceilDiv(nextNc, NR) : 0;
                 int nextA = lastColumns && nextP0 < k ? aPieces : 0;
-                MemorySegment packedB = blocksB[blockB], nextBlockB = blocksB[1 - blockB];
+                float[] packedB = blocksB[blockB], nextBlockB = blocksB[1 - blockB];
+                int packedAt = blocksAt[blockB], nextAt = blocksAt[1 - blockB];
                 blockB = 1 - blockB;
                 parallel.parallelFor(tasks + nextB + nextA, i -> {
                     if (i >= tasks + nextB) {
                         operands.packA(nextP0, nextKc, i - tasks - nextB, aPieces, nextPanel);
                     } else if (i >= tasks) {
-                        operands.packB(nextP0, nextKc, nextJ0, nextNc, i - tasks, nextBlockB);
+                        operands.packB(nextP0, nextKc, nextJ0, nextNc, i - tasks, nextBlockB, nextAt);
                     } else {
                         int i0 = i / chunks * MC, iEnd = Math.min(m, i0 + MC), chunk = i % chunks;
                         if (packPerTask && jc == 0) {
-                            GemmPacking.packA(false, a, aOffset, lda, m, pc, kc, i0 / MR, Math.ceilDiv(iEnd, MR), panelView);
+                            GemmPacking.packA(false, a, aOffset, lda, m, pc, kc, i0 / MR, Math.ceilDiv(iEnd, MR), panelA);
                         }
-                        macroKernel(workspaces.get(), panelA, kc, packedB, nc,
+                        macroKernel(workspaces.get(), panelA, kc, packedB, packedAt, nc,
                                 i0, iEnd, chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
                                 c, cOffset + jc, ldc, alpha, blockBeta, blockBias, biasOffset + jc);
                     }
@@ -317,17 +309,18 @@ public final class Gemm {
     }
 
     /**
-     * Rows [i0, iEnd) of C, B slivers [firstSliver, endSliver) of the block at C's column
-     * {@code cAt}, for one k block (kc deep): A sliver by A sliver from the panel. With a bias (the
-     * last k block of {@link #gemmPlusBias}), each finished tile gets its columns' bias.
+     * Rows [i0, iEnd) of C, B slivers [firstSliver, endSliver) of the block (from
+     * {@code packedB[packedAt]}) at C's column {@code cAt}, for one k block (kc deep): A sliver by A
+     * sliver from the panel. With a bias (the last k block of {@link #gemmPlusBias}), each finished
+     * tile gets its columns' bias.
      */
-    private void macroKernel(Workspace own, float[] panelA, int kc, MemorySegment packedB, int nc, int i0, int iEnd,
+    private void macroKernel(Workspace own, float[] panelA, int kc, float[] packedB, int packedAt, int nc, int i0, int iEnd,
                              int firstSliver, int endSliver, float[] c, int cAt, int ldc, float alpha, float beta,
                              float[] bias, int biasAt) {
         for (int r = i0; r < iEnd; r += MR) {
             int rows = Math.min(MR, iEnd - r), aAt = r / MR * GemmPacking.stride(MR, kc);
             for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
-                int bAt = s / NR * GemmPacking.stride(NR, kc);
+                int bAt = packedAt + s / NR * GemmPacking.stride(NR, kc);
                 int cols = Math.min(NR, nc - s), at = cAt + r * ldc + s;
                 if (simd) {
                     GemmKernel.tile(kc, panelA, aAt, packedB, bAt, c, at, ldc, rows, cols,

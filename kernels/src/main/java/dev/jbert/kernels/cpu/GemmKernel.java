@@ -1,8 +1,5 @@
 package dev.jbert.kernels.cpu;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -36,21 +33,20 @@ final class GemmKernel {
     static final int MR = 12;
     /** Columns of a tile (and of a packed B sliver): two vectors. */
     static final int NR = 2 * LANES;
-    /** The packed B block lives off the heap (see {@link Gemm}), in the machine's byte order. */
-    static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
     private GemmKernel() {}
 
     /**
      * C[rows][cols] at {@code c[cAt]} (row stride ldc) = alpha * A-sliver . B-sliver + beta * C, for
-     * rows <= MR and cols <= NR. The A sliver starts at float {@code aAt} of the packed panel, MR
-     * floats per p; the B sliver at float {@code bAt} of the packed block, a vector-aligned address.
+     * rows <= MR and cols <= NR. The A sliver starts at {@code ap[aAt]}, MR floats per p; the B
+     * sliver at {@code bp[bAt]}, NR floats per p, on a cache line where the array's address is known
+     * (see {@link Gemm}).
      * The accumulators go through {@code tile} (MR * NR floats, in L1) to C: a helper taking vectors
      * as arguments would not always be inlined into this large method, and vectors passed across a
      * call are boxed (that cost 50x). A partial tile is computed whole
      * (packing pads with zeros) and only its valid part is written.
      */
-    static void tile(int kc, float[] ap, int aAt, MemorySegment bp, int bAt,
+    static void tile(int kc, float[] ap, int aAt, float[] bp, int bAt,
                      float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta, float[] tile) {
         accumulate(kc, ap, aAt, bp, bAt, tile);
         writeBack(tile, c, cAt, ldc, rows, cols, alpha, beta);
@@ -59,13 +55,13 @@ final class GemmKernel {
     /**
      * tile[MR][NR] = A-sliver . B-sliver, the k loop itself.
      *
-     * <p>why the loop runs over A's index, with B's byte offset beside it, and why this is a method
+     * <p>why the loop runs over A's index, with B's beside it, and why this is a method
      * of its own: the JIT then keeps a counted loop with a constant step (MR), drops A's range checks,
      * and adds to two offsets per step instead of computing both from p; and only the loop's own
      * values compete for the general registers (with C's arguments live across the loop as well, it
-     * spilled two of them and reloaded them every step). Its C2 code (x86, disassembled): 12 scalar
-     * instructions a step beside the 24 FMAs and 14 loads (B's two range checks among them), against
-     * 17 when A's offset was {@code aAt + p * aStep}. Measured in JMH's {@code MicrokernelBenchmark} (one thread, old and new
+     * spilled two of them and reloaded them every step). Its C2 code (x86, disassembled, JDK 25): 10
+     * scalar instructions a step beside the 24 FMAs and 14 loads (B's two range checks among them;
+     * 12 when B was read from a memory segment), against 17 when A's offset was {@code aAt + p * aStep}. Measured in JMH's {@code MicrokernelBenchmark} (one thread, old and new
      * alternating, two runs each): tiles over an MC x NC block with B from L2 at kc 768 went from
      * 73-76% of the FMA peak to 83% by median calls; in whole GEMMs (old and new builds in one JVM
      * against OpenBLAS, 2 threads, median calls) -1% to +5% on the Linear shapes and +5% and +29% on
@@ -73,15 +69,14 @@ final class GemmKernel {
      * The constant step is why A is always packed: a transposed A read in place (rows lda apart)
      * needed the step as a parameter.
      */
-    private static void accumulate(int kc, float[] ap, int aAt, MemorySegment bp, int bAt, float[] tile) {
+    private static void accumulate(int kc, float[] ap, int aAt, float[] bp, int bAt, float[] tile) {
         FloatVector zero = FloatVector.zero(SPECIES);
         FloatVector c0_0 = zero, c0_1 = zero, c1_0 = zero, c1_1 = zero, c2_0 = zero, c2_1 = zero, c3_0 = zero, c3_1 = zero;
         FloatVector c4_0 = zero, c4_1 = zero, c5_0 = zero, c5_1 = zero, c6_0 = zero, c6_1 = zero, c7_0 = zero, c7_1 = zero;
         FloatVector c8_0 = zero, c8_1 = zero, c9_0 = zero, c9_1 = zero, c10_0 = zero, c10_1 = zero, c11_0 = zero, c11_1 = zero;
-        long b = (long) bAt * Float.BYTES;
-        for (int a = aAt, end = aAt + kc * MR; a < end; a += MR, b += NR * Float.BYTES) {
-            FloatVector b0 = FloatVector.fromMemorySegment(SPECIES, bp, b, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(SPECIES, bp, b + LANES * Float.BYTES, ORDER);
+        for (int a = aAt, end = aAt + kc * MR, b = bAt; a < end; a += MR, b += NR) {
+            FloatVector b0 = FloatVector.fromArray(SPECIES, bp, b);
+            FloatVector b1 = FloatVector.fromArray(SPECIES, bp, b + LANES);
             FloatVector a0 = FloatVector.broadcast(SPECIES, ap[a + 0]);
             c0_0 = a0.fma(b0, c0_0);
             c0_1 = a0.fma(b1, c0_1);
@@ -146,7 +141,7 @@ final class GemmKernel {
     }
 
     /** The same tile with plain float FMAs: the "SIMD off" reference. */
-    static void tileScalar(int kc, float[] ap, int aAt, MemorySegment bp, int bAt,
+    static void tileScalar(int kc, float[] ap, int aAt, float[] bp, int bAt,
                            float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta, float[] tile) {
         Arrays.fill(tile, 0f);
         for (int p = 0; p < kc; p++) {
@@ -154,7 +149,7 @@ final class GemmKernel {
             for (int i = 0; i < MR; i++) {
                 float ai = ap[a + i];
                 for (int j = 0; j < NR; j++) {
-                    tile[i * NR + j] = Math.fma(ai, bp.getAtIndex(ValueLayout.JAVA_FLOAT, b + j), tile[i * NR + j]);
+                    tile[i * NR + j] = Math.fma(ai, bp[b + j], tile[i * NR + j]);
                 }
             }
         }

@@ -3,10 +3,8 @@ package dev.jbert.kernels.cpu;
 import static dev.jbert.kernels.cpu.GemmKernel.MR;
 import static dev.jbert.kernels.cpu.GemmKernel.NR;
 import static dev.jbert.kernels.cpu.GemmKernel.LANES;
-import static dev.jbert.kernels.cpu.GemmKernel.ORDER;
 import static dev.jbert.kernels.cpu.GemmKernel.SPECIES;
 
-import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 
@@ -20,8 +18,15 @@ import jdk.incubator.vector.VectorMask;
  *   packed B block (kc x nc): slivers of NR columns; sliver s holds  b[p][j] at s*stride(NR, kc) + p*NR + j
  * </pre>
  * A last, partial sliver is padded with zeros, so the microkernel always computes whole tiles.
- * Blocks are written to a {@link MemorySegment} and positions counted in floats: B's block is off
- * the heap, where it can be vector-aligned (see {@link Gemm}); A's panel is a float array's view.
+ * Blocks are written to float arrays: A's panel from its first element, B's block from the one
+ * that starts a cache line (see {@link Gemm}).
+ *
+ * <p>why arrays, not memory segments: every vector store into a segment, on or off the heap, ran at
+ * about half the speed of the same store into an array (16 x 16 transposes of a plain A in L2, one
+ * thread: 0.19 ns a float into an array, 0.32-0.35 into a segment; vector copies of a transposed A:
+ * 0.13 against 0.25-0.27). Attention's context and dQ GEMMs, whose packing of A takes a third of
+ * their time, ran 12-15% faster (2 threads, old and new builds alternating in one JVM against
+ * OpenBLAS, median calls; {@code benchmarks/results/Gemm-probes-2026-11-27-2320.txt}).
  */
 final class GemmPacking {
     /** Steps of every sliver that {@code alongRows} packs before moving on to the next steps. */
@@ -62,7 +67,7 @@ final class GemmPacking {
 
     /**
      * Slivers [firstSliver, endSliver) of the {@code size} rows of op(A) (m x k) from the one at
-     * {@code a[at]} on, for columns [p0, p0+kc), sliver s at {@code s * stride(MR, kc)} of {@code dst}. A is
+     * {@code a[at]} on, for columns [p0, p0+kc), sliver s at {@code dst[s * stride(MR, kc)]}. A is
      * stored [m][k] (row i at {@code at + i * lda}), or [k][m] when transA (row i at {@code at + i},
      * column p at {@code at + p * lda}).
      * Threads share the packing of a whole panel (all m rows) by taking ranges of slivers; a transposed
@@ -70,27 +75,27 @@ final class GemmPacking {
      * 192-float runs of rows m floats apart, at 2.3 ns a float).
      */
     static void packA(boolean transA, float[] a, int at, int lda, int size, int p0, int kc,
-                      int firstSliver, int endSliver, MemorySegment dst) {
+                      int firstSliver, int endSliver, float[] dst) {
         int first = firstSliver * MR, end = Math.min(size, endSliver * MR);
         if (transA) {
-            alongRows(a, at, lda, p0, kc, first, end, size, MR, dst);
+            alongRows(a, at, lda, p0, kc, first, end, size, MR, dst, 0);
         } else {
-            acrossRows(a, at, lda, p0, kc, first, end, size, MR, dst);
+            acrossRows(a, at, lda, p0, kc, first, end, size, MR, dst, 0);
         }
     }
 
     /**
-     * Slivers [firstSliver, endSliver) of rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) (k x n)
-     * into {@code dst}; packing is split by slivers so that threads can share it. B is stored [k][n],
-     * or [n][k] when transB, its rows {@code ldb} apart.
+     * Slivers [firstSliver, endSliver) of rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) (k x n),
+     * sliver s at {@code dst[dstAt + s * stride(NR, kc)]}; packing is split by slivers so that threads
+     * can share it. B is stored [k][n], or [n][k] when transB, its rows {@code ldb} apart.
      */
-    static void packB(boolean transB, float[] b, int bOffset, int ldb,
-                      int p0, int kc, int j0, int nc, int firstSliver, int endSliver, MemorySegment dst) {
+    static void packB(boolean transB, float[] b, int bOffset, int ldb, int p0, int kc, int j0, int nc,
+                      int firstSliver, int endSliver, float[] dst, int dstAt) {
         int first = firstSliver * NR, end = Math.min(nc, endSliver * NR);
         if (transB) {
-            acrossRows(b, bOffset + j0 * ldb, ldb, p0, kc, first, end, nc, NR, dst);
+            acrossRows(b, bOffset + j0 * ldb, ldb, p0, kc, first, end, nc, NR, dst, dstAt);
         } else {
-            alongRows(b, bOffset + j0, ldb, p0, kc, first, end, nc, NR, dst);
+            alongRows(b, bOffset + j0, ldb, p0, kc, first, end, nc, NR, dst, dstAt);
         }
     }
 
@@ -104,12 +109,12 @@ final class GemmPacking {
      * before the next sliver's turn: the TN weight-gradient GEMMs ran 13-32% slower that way.)
      */
     private static void alongRows(float[] src, int at, int ld, int p0, int kc, int first, int end, int size,
-                                  int width, MemorySegment dst) {
+                                  int width, float[] dst, int dstAt) {
         int stride = stride(width, kc), vectors = Math.ceilDiv(width, LANES);
         for (int q = 0; q < kc; q += STEPS_PER_PASS) {
             int qEnd = Math.min(kc, q + STEPS_PER_PASS);
             touchRows(src, at + first, ld, p0 + q, qEnd - q, end - first);  // this pass's rows
-            for (int s = first, sliver = first / width * stride; s < end; s += width, sliver += stride) {
+            for (int s = first, sliver = dstAt + first / width * stride; s < end; s += width, sliver += stride) {
                 int count = Math.min(width, size - s), from = at + (p0 + q) * ld + s, to = sliver + q * width;
                 if (count == width && vectors <= 2 && from + (qEnd - 1 - q) * ld + vectors * LANES <= src.length) {
                     // a whole sliver whose pass stays inside the array: one or two whole vectors a step,
@@ -122,9 +127,9 @@ final class GemmPacking {
                     // each step; masked vectors ran twice as slow again
                     boolean two = vectors == 2;
                     for (int p = q; p < qEnd; p++, from += ld, to += width) {
-                        FloatVector.fromArray(SPECIES, src, from).intoMemorySegment(dst, bytes(to), ORDER);
+                        FloatVector.fromArray(SPECIES, src, from).intoArray(dst, to);
                         if (two) {
-                            FloatVector.fromArray(SPECIES, src, from + LANES).intoMemorySegment(dst, bytes(to + LANES), ORDER);
+                            FloatVector.fromArray(SPECIES, src, from + LANES).intoArray(dst, to + LANES);
                         }
                     }
                 } else {
@@ -149,10 +154,10 @@ final class GemmPacking {
      * panel on the Xeon: 0.33 ns a float, against 0.6 for a scalar copy.
      */
     private static void acrossRows(float[] src, int at, int ld, int p0, int kc, int first, int end, int size,
-                                   int width, MemorySegment dst) {
+                                   int width, float[] dst, int dstAt) {
         int[] rows = GATHER_ROWS.get();
         for (int s = first; s < end; s += width) {
-            int count = Math.min(width, size - s), d = s / width * stride(width, kc);
+            int count = Math.min(width, size - s), d = dstAt + s / width * stride(width, kc);
             for (int q = 0; q < kc; q += GATHER_STEPS) {
                 int qEnd = Math.min(kc, q + GATHER_STEPS);
                 touchRows(src, at + p0 + q, ld, s, count, qEnd - q);  // these steps of the sliver's rows
@@ -172,10 +177,10 @@ final class GemmPacking {
     /**
      * Steps [p, qEnd) of positions [j, j + LANES) of a sliver (of {@code count} real positions in
      * {@code width}), position j's row at {@code src[row]}: one gather and one store a step, into the
-     * sliver at float {@code d} of {@code dst}. {@code rows} is scratch for the lanes' row offsets.
+     * sliver at {@code dst[d]}. {@code rows} is scratch for the lanes' row offsets.
      */
     private static void gather(float[] src, int row, int ld, int p, int qEnd, int j, int count, int width,
-                               int[] rows, MemorySegment dst, int d) {
+                               int[] rows, float[] dst, int d) {
         if (p == qEnd) {
             return;
         }
@@ -187,7 +192,7 @@ final class GemmPacking {
             // a vector wholly past the edge has no row to gather from (its base would be outside)
             FloatVector step = j < count ? FloatVector.fromArray(SPECIES, src, row + p, rows, 0, valid)
                     : FloatVector.zero(SPECIES);
-            step.intoMemorySegment(dst, bytes(d + p * width + j), ORDER, inSliver);
+            step.intoArray(dst, d + p * width + j, inSliver);
         }
     }
 
@@ -222,15 +227,10 @@ final class GemmPacking {
      * edges: a masked vector is about twice as slow as a whole one. Data movement only, so it is the
      * same with SIMD off.
      */
-    private static void copyPadded(float[] src, int from, int count, MemorySegment dst, int at, int width) {
+    private static void copyPadded(float[] src, int from, int count, float[] dst, int at, int width) {
         for (int j = 0; j < width; j += LANES) {
             FloatVector.fromArray(SPECIES, src, from + j, SPECIES.indexInRange(j, count))
-                    .intoMemorySegment(dst, bytes(at + j), ORDER, SPECIES.indexInRange(j, width));
+                    .intoArray(dst, at + j, SPECIES.indexInRange(j, width));
         }
-    }
-
-    /** The byte offset of float {@code index}. */
-    private static long bytes(int index) {
-        return (long) index * Float.BYTES;
     }
 }

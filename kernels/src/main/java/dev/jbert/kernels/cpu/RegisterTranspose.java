@@ -1,10 +1,8 @@
 package dev.jbert.kernels.cpu;
 
 import static dev.jbert.kernels.cpu.GemmKernel.LANES;
-import static dev.jbert.kernels.cpu.GemmKernel.ORDER;
 import static dev.jbert.kernels.cpu.GemmKernel.SPECIES;
 
-import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 
 /**
@@ -67,7 +65,7 @@ final class RegisterTranspose {
      * 16 lanes. With fewer than 16 rows a step's last lanes are zeros that run into the next step
      * (or, after a sliver's last, into the gap between slivers), which is written after this one.
      */
-    static void transpose(float[] src, int row, int ld, int rows, int p, MemorySegment dst, int to, int width) {
+    static void transpose(float[] src, int row, int ld, int rows, int p, float[] dst, int to, int width) {
         // (loads and stores written out: a helper taking or returning vectors, if not inlined, boxes them)
         int at = row + p;
         FloatVector v0 = FloatVector.fromArray(SPECIES, src, at), v1 = FloatVector.fromArray(SPECIES, src, at + ld);
@@ -121,25 +119,21 @@ final class RegisterTranspose {
         t = LOW_1.selectFrom(v12, v13); v13 = HIGH_1.selectFrom(v12, v13); v12 = t;
         t = LOW_1.selectFrom(v14, v15); v15 = HIGH_1.selectFrom(v14, v15); v14 = t;
         // now v_t is step p + t, in order, so that each step's spill is overwritten by the next
-        v0.intoMemorySegment(dst, bytes(to + 0 * width), ORDER);
-        v1.intoMemorySegment(dst, bytes(to + 1 * width), ORDER);
-        v2.intoMemorySegment(dst, bytes(to + 2 * width), ORDER);
-        v3.intoMemorySegment(dst, bytes(to + 3 * width), ORDER);
-        v4.intoMemorySegment(dst, bytes(to + 4 * width), ORDER);
-        v5.intoMemorySegment(dst, bytes(to + 5 * width), ORDER);
-        v6.intoMemorySegment(dst, bytes(to + 6 * width), ORDER);
-        v7.intoMemorySegment(dst, bytes(to + 7 * width), ORDER);
-        v8.intoMemorySegment(dst, bytes(to + 8 * width), ORDER);
-        v9.intoMemorySegment(dst, bytes(to + 9 * width), ORDER);
-        v10.intoMemorySegment(dst, bytes(to + 10 * width), ORDER);
-        v11.intoMemorySegment(dst, bytes(to + 11 * width), ORDER);
-        v12.intoMemorySegment(dst, bytes(to + 12 * width), ORDER);
-        v13.intoMemorySegment(dst, bytes(to + 13 * width), ORDER);
-        v14.intoMemorySegment(dst, bytes(to + 14 * width), ORDER);
-        v15.intoMemorySegment(dst, bytes(to + 15 * width), ORDER);
-    }
-
-    private static long bytes(int index) {
-        return (long) index * Float.BYTES;
+        v0.intoArray(dst, to + 0 * width);
+        v1.intoArray(dst, to + 1 * width);
+        v2.intoArray(dst, to + 2 * width);
+        v3.intoArray(dst, to + 3 * width);
+        v4.intoArray(dst, to + 4 * width);
+        v5.intoArray(dst, to + 5 * width);
+        v6.intoArray(dst, to + 6 * width);
+        v7.intoArray(dst, to + 7 * width);
+        v8.intoArray(dst, to + 8 * width);
+        v9.intoArray(dst, to + 9 * width);
+        v10.intoArray(dst, to + 10 * width);
+        v11.intoArray(dst, to + 11 * width);
+        v12.intoArray(dst, to + 12 * width);
+        v13.intoArray(dst, to + 13 * width);
+        v14.intoArray(dst, to + 14 * width);
+        v15.intoArray(dst, to + 15 * width);
     }
 }

@@ -4,8 +4,6 @@ import static dev.jbert.kernels.cpu.GemmKernel.MR;
 import static dev.jbert.kernels.cpu.GemmKernel.NR;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -26,7 +24,7 @@ class GemmPackingTest {
             for (int k : STEPS) {
                 int p0 = k > 20 ? 3 : 0, kc = k - p0, slivers = Math.ceilDiv(m, MR);
                 float[] a = random(random, m * k), aT = transpose(a, m, k);
-                MemorySegment plain = panel(slivers, MR, kc), transposed = panel(slivers, MR, kc);
+                float[] plain = panel(slivers, MR, kc), transposed = panel(slivers, MR, kc);
                 GemmPacking.packA(false, a, 0, k, m, p0, kc, 0, slivers, plain);
                 GemmPacking.packA(true, aT, 0, m, m, p0, kc, 0, slivers, transposed);
                 assertSameSlivers(plain, transposed, slivers, MR, kc, "A " + m + " x " + k);
@@ -41,30 +39,29 @@ class GemmPackingTest {
             for (int k : STEPS) {
                 int slivers = Math.ceilDiv(n, NR);
                 float[] bT = random(random, n * k), b = transpose(bT, n, k);  // bT is [n][k], b [k][n]
-                MemorySegment fromT = panel(slivers, NR, k), plain = panel(slivers, NR, k);
-                GemmPacking.packB(true, bT, 0, k, 0, k, 0, n, 0, slivers, fromT);
-                GemmPacking.packB(false, b, 0, n, 0, k, 0, n, 0, slivers, plain);
+                float[] fromT = panel(slivers, NR, k), plain = panel(slivers, NR, k);
+                GemmPacking.packB(true, bT, 0, k, 0, k, 0, n, 0, slivers, fromT, 0);
+                GemmPacking.packB(false, b, 0, n, 0, k, 0, n, 0, slivers, plain, 0);
                 assertSameSlivers(fromT, plain, slivers, NR, k, "B " + k + " x " + n);
             }
         }
     }
 
     /** Every float of every sliver's kc steps (the gaps between slivers are scratch). */
-    private static void assertSameSlivers(MemorySegment x, MemorySegment y, int slivers, int width, int kc, String what) {
+    private static void assertSameSlivers(float[] x, float[] y, int slivers, int width, int kc, String what) {
         for (int s = 0; s < slivers; s++) {
             for (int i = 0; i < width * kc; i++) {
-                long at = (long) s * GemmPacking.stride(width, kc) + i;
-                assertEquals(y.getAtIndex(ValueLayout.JAVA_FLOAT, at), x.getAtIndex(ValueLayout.JAVA_FLOAT, at),
-                        what + ": sliver " + s + ", step " + i / width + ", position " + i % width);
+                int at = s * GemmPacking.stride(width, kc) + i;
+                assertEquals(y[at], x[at], what + ": sliver " + s + ", step " + i / width + ", position " + i % width);
             }
         }
     }
 
     /** A panel of slivers, filled with NaN so that a float that packing forgets shows. */
-    private static MemorySegment panel(int slivers, int width, int kc) {
+    private static float[] panel(int slivers, int width, int kc) {
         float[] floats = new float[slivers * GemmPacking.stride(width, kc)];
         Arrays.fill(floats, Float.NaN);
-        return MemorySegment.ofArray(floats);
+        return floats;
     }
 
     private static float[] random(SplittableRandom random, int size) {
