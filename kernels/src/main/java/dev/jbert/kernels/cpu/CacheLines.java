@@ -34,8 +34,16 @@ public final class CacheLines {
 
     /** An array one line's padding longer than {@code length}, and where in it the aligned buffer starts. */
     public static AlignedFloats allocate(int length) {
-        float[] array = new float[length + FLOATS - 1];
+        float[] array = padded(length);
         return new AlignedFloats(array, firstAlignedIndex(array));
+    }
+
+    /**
+     * A zeroed array with room for {@code length} floats from its first aligned element, wherever the
+     * collector puts it: for a buffer whose aligned start is looked up again at each use.
+     */
+    static float[] padded(int length) {
+        return new float[length + FLOATS - 1];
     }
 
     /**

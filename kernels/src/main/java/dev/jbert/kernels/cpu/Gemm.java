@@ -129,7 +129,7 @@ public final class Gemm {
 
         /** One B block, with room to start it on a cache line. */
         private static float[] blockB() {
-            return new float[NC / NR * GemmPacking.stride(NR, KC) + CacheLines.FLOATS - 1];
+            return CacheLines.padded(NC / NR * GemmPacking.stride(NR, KC));
         }
 
         /** Makes the first {@code count} panels hold at least {@code floats}. */

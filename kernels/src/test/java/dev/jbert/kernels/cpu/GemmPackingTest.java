@@ -23,7 +23,7 @@ class GemmPackingTest {
         for (int m : POSITIONS) {
             for (int k : STEPS) {
                 int p0 = k > 20 ? 3 : 0, kc = k - p0, slivers = Math.ceilDiv(m, MR);
-                float[] a = random(random, m * k), aT = transpose(a, m, k);
+                float[] a = GemmTest.random(random, m * k), aT = transpose(a, m, k);
                 float[] plain = panel(slivers, MR, kc), transposed = panel(slivers, MR, kc);
                 GemmPacking.packA(false, a, 0, k, m, p0, kc, 0, slivers, plain);
                 GemmPacking.packA(true, aT, 0, m, m, p0, kc, 0, slivers, transposed);
@@ -38,7 +38,7 @@ class GemmPackingTest {
         for (int n : POSITIONS) {
             for (int k : STEPS) {
                 int slivers = Math.ceilDiv(n, NR);
-                float[] bT = random(random, n * k), b = transpose(bT, n, k);  // bT is [n][k], b [k][n]
+                float[] bT = GemmTest.random(random, n * k), b = transpose(bT, n, k);  // bT is [n][k], b [k][n]
                 float[] fromT = panel(slivers, NR, k), plain = panel(slivers, NR, k);
                 GemmPacking.packB(true, bT, 0, k, 0, k, 0, n, 0, slivers, fromT, 0);
                 GemmPacking.packB(false, b, 0, n, 0, k, 0, n, 0, slivers, plain, 0);
@@ -62,14 +62,6 @@ class GemmPackingTest {
         float[] floats = new float[slivers * GemmPacking.stride(width, kc)];
         Arrays.fill(floats, Float.NaN);
         return floats;
-    }
-
-    private static float[] random(SplittableRandom random, int size) {
-        float[] x = new float[size];
-        for (int i = 0; i < size; i++) {
-            x[i] = (float) random.nextDouble(-1, 1);
-        }
-        return x;
     }
 
     /** x [rows][cols] -> [cols][rows]. */
