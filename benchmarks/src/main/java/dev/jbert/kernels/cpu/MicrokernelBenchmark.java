@@ -92,7 +92,8 @@ public class MicrokernelBenchmark {
         int strideA = GemmPacking.stride(MR, kc), strideB = GemmPacking.stride(NR, kc);
         for (int t = 0; t < TILES; t++) {
             int r = t / bSlivers % aSlivers, s = t % bSlivers;
-            GemmKernel.tile(kc, panelA, r * strideA, blockB, blockAt + s * strideB, c, 0, NR, MR, NR, 1f, 0f, tile);
+            GemmKernel.tile(kc, panelA, r * strideA, blockB, blockAt + s * strideB, c, 0, NR, MR, NR, 1f, 0f, tile,
+                    r * strideA);  // nothing to fetch: the touches read the sliver itself, as Gemm's for a panel in L2
         }
         return c;
     }

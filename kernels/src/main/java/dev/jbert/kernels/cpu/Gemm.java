@@ -55,6 +55,19 @@ import java.util.function.IntConsumer;
  * +0% to +11% on the forwards and input gradients, attention unchanged. Spreading the A panel's
  * pieces among the tiles instead, or packing it as part of every task, ran no faster or slower.
  *
+ * <p>why each tile touches a piece of the next A sliver: an A panel larger than a B block cannot
+ * stay in L2 beside it, so each B block's tiles read it back from L3, and the first tile of each row
+ * of tiles used to wait for its sliver there (the tiles alone, on one thread: 4-13% slower with a
+ * 9.5 MB panel than with one in L2; {@code Gemm-probes-2026-11-27-2320.txt}, section 10). Java
+ * has no prefetch instruction, and reading the sliver in a loop of its own, before its tiles or
+ * between them, waited as long. So each tile's k loop reads one float every 2 of a sixth of the
+ * task's next sliver ({@link GemmKernel#tile}), a line every 8 steps: each read has the loop's
+ * out-of-order window to arrive in, and the next row of tiles finds its sliver in cache.
+ * Measured (2 threads, old and new builds alternating in one JVM against OpenBLAS, median calls;
+ * {@code benchmarks/results/Gemm-probes-2026-11-28-0100.txt}, section 4): +1% to +12% on all 12
+ * Linear shapes, +2% to +4% on 6 of them in a second run; attention's panels fit in L2 and are not
+ * touched ahead.
+ *
  * <p>Operands are row-major: op(A) is m x k, A is stored [m][k], or [k][m] when transA; op(B) is
  * k x n, B is stored [k][n], or [n][k] when transB; C is [m][n]. Rows are {@code lda}, {@code ldb}
  * and {@code ldc} apart, as in BLAS (the row length when dense): attention reads and writes its
@@ -271,6 +284,9 @@ public final class Gemm {
                 operands.packA(0, firstKc, i - firstSlivers, aPieces, caller.panels[0]);
             }
         });
+        // an A panel larger than a B block cannot stay in L2 beside it: each B block's tiles read it
+        // back from L3, and each tile then touches a piece of its task's next sliver (see below)
+        boolean touchNext = (long) m * kcStep > (long) NC * KC;
         int blockB = 0;  // which of the two buffers holds this B block
         for (int p0 = 0, kBlock = 0; p0 < k; p0 += kcStep, kBlock++) {
             int kc = Math.min(kcStep, k - p0), pc = p0;
@@ -299,7 +315,7 @@ public final class Gemm {
                         if (packPerTask && jc == 0) {
                             GemmPacking.packA(false, a, aOffset, lda, m, pc, kc, i0 / MR, Math.ceilDiv(iEnd, MR), panelA);
                         }
-                        macroKernel(workspaces.get(), panelA, kc, packedB, packedAt, nc,
+                        macroKernel(workspaces.get(), panelA, kc, touchNext, packedB, packedAt, nc,
                                 i0, iEnd, chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
                                 c, cOffset + jc, ldc, alpha, blockBeta, blockBias, biasOffset + jc);
                     }
@@ -311,20 +327,24 @@ public final class Gemm {
     /**
      * Rows [i0, iEnd) of C, B slivers [firstSliver, endSliver) of the block (from
      * {@code packedB[packedAt]}) at C's column {@code cAt}, for one k block (kc deep): A sliver by A
-     * sliver from the panel. With a bias (the last k block of {@link #gemmPlusBias}), each finished
+     * sliver from the panel, each tile touching a piece of the next sliver when {@code touchNext}. With a bias (the last k block of {@link #gemmPlusBias}), each finished
      * tile gets its columns' bias.
      */
-    private void macroKernel(Workspace own, float[] panelA, int kc, float[] packedB, int packedAt, int nc, int i0, int iEnd,
+    private void macroKernel(Workspace own, float[] panelA, int kc, boolean touchNext, float[] packedB, int packedAt, int nc, int i0, int iEnd,
                              int firstSliver, int endSliver, float[] c, int cAt, int ldc, float alpha, float beta,
                              float[] bias, int biasAt) {
         for (int r = i0; r < iEnd; r += MR) {
             int rows = Math.min(MR, iEnd - r), aAt = r / MR * GemmPacking.stride(MR, kc);
+            boolean touch = touchNext && r + MR < iEnd;  // this task's next sliver, already packed
             for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
                 int bAt = packedAt + s / NR * GemmPacking.stride(NR, kc);
                 int cols = Math.min(NR, nc - s), at = cAt + r * ldc + s;
                 if (simd) {
+                    // the next sliver in pieces of TOUCH_STEP * kc floats, one a tile, round robin
+                    int pieces = MR / GemmKernel.TOUCH_STEP, piece = (s / NR - firstSliver) % pieces;
+                    int touchAt = touch ? aAt + GemmPacking.stride(MR, kc) + piece * GemmKernel.TOUCH_STEP * kc : aAt;
                     GemmKernel.tile(kc, panelA, aAt, packedB, bAt, c, at, ldc, rows, cols,
-                            alpha, beta, own.tile);
+                            alpha, beta, own.tile, touchAt);
                 } else {
                     GemmKernel.tileScalar(kc, panelA, aAt, packedB, bAt, c, at, ldc, rows, cols,
                             alpha, beta, own.tile);

@@ -33,6 +33,17 @@ final class GemmKernel {
     static final int MR = 12;
     /** Columns of a tile (and of a packed B sliver): two vectors. */
     static final int NR = 2 * LANES;
+    /**
+     * How far apart, in floats, the k loop's reads from {@code touchAt} are, one a step (see
+     * {@link #tile}): a tile touches 2 * kc floats, a sixth of an A sliver, a new cache line every 8 steps.
+     */
+    static final int TOUCH_STEP = 2;
+    /**
+     * The sum of the floats the k loop last read from {@code touchAt}, stored so that the JIT cannot
+     * drop those reads as unused. Written by every GEMM thread, read by no one.
+     */
+    @SuppressWarnings("unused")
+    private static float lastTouched;
 
     private GemmKernel() {}
 
@@ -41,19 +52,30 @@ final class GemmKernel {
      * rows <= MR and cols <= NR. The A sliver starts at {@code ap[aAt]}, MR floats per p; the B
      * sliver at {@code bp[bAt]}, NR floats per p, on a cache line where the array's address is known
      * (see {@link Gemm}).
-     * The accumulators go through {@code tile} (MR * NR floats, in L1) to C: a helper taking vectors
+     *
+     * <p>The k loop also reads one float a step of {@code ap}, {@link #TOUCH_STEP} floats apart from
+     * {@code touchAt} on, and drops it: a software prefetch, since Java has none. {@link Gemm} points
+     * it at a piece of the next A sliver, which would otherwise come from L3 when the next row of
+     * tiles starts. Read here, a line every 8 steps, each miss has the out-of-order window of a loop
+     * that does not wait for it to arrive, and the next sliver is in cache when its tiles start. (A
+     * sliver demanded by its first tile, or touched in a tight loop of its own, asks for dozens of
+     * lines at once, and the FMAs wait for them.) Where nothing is worth fetching, {@code touchAt} is
+     * the sliver's own start, in L1.
+     *
+     * <p>The accumulators go through {@code tile} (MR * NR floats, in L1) to C: a helper taking vectors
      * as arguments would not always be inlined into this large method, and vectors passed across a
      * call are boxed (that cost 50x). A partial tile is computed whole
      * (packing pads with zeros) and only its valid part is written.
      */
     static void tile(int kc, float[] ap, int aAt, float[] bp, int bAt,
-                     float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta, float[] tile) {
-        accumulate(kc, ap, aAt, bp, bAt, tile);
+                     float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta, float[] tile, int touchAt) {
+        lastTouched = accumulate(kc, ap, aAt, bp, bAt, tile, touchAt);
         writeBack(tile, c, cAt, ldc, rows, cols, alpha, beta);
     }
 
     /**
-     * tile[MR][NR] = A-sliver . B-sliver, the k loop itself.
+     * tile[MR][NR] = A-sliver . B-sliver, the k loop itself; returns the sum of the floats it
+     * touched (see {@link #tile}).
      *
      * <p>why the loop runs over A's index, with B's beside it, and why this is a method
      * of its own: the JIT then keeps a counted loop with a constant step (MR), drops A's range checks,
@@ -61,7 +83,9 @@ final class GemmKernel {
      * values compete for the general registers (with C's arguments live across the loop as well, it
      * spilled two of them and reloaded them every step). Its C2 code (x86, disassembled, JDK 25): 10
      * scalar instructions a step beside the 24 FMAs and 14 loads (B's two range checks among them;
-     * 12 when B was read from a memory segment), against 17 when A's offset was {@code aAt + p * aStep}. Measured in JMH's {@code MicrokernelBenchmark} (one thread, old and new
+     * 12 when B was read from a memory segment), against 17 when A's offset was {@code aAt + p * aStep};
+     * 13 since the touch (its index and range check; the touched float is added by one {@code vaddss}
+     * from memory). Measured in JMH's {@code MicrokernelBenchmark} (one thread, old and new
      * alternating, two runs each): tiles over an MC x NC block with B from L2 at kc 768 went from
      * 73-76% of the FMA peak to 83% by median calls; in whole GEMMs (old and new builds in one JVM
      * against OpenBLAS, 2 threads, median calls) -1% to +5% on the Linear shapes and +5% and +29% on
@@ -69,12 +93,14 @@ final class GemmKernel {
      * The constant step is why A is always packed: a transposed A read in place (rows lda apart)
      * needed the step as a parameter.
      */
-    private static void accumulate(int kc, float[] ap, int aAt, float[] bp, int bAt, float[] tile) {
+    private static float accumulate(int kc, float[] ap, int aAt, float[] bp, int bAt, float[] tile, int touchAt) {
         FloatVector zero = FloatVector.zero(SPECIES);
+        float touched = 0;
         FloatVector c0_0 = zero, c0_1 = zero, c1_0 = zero, c1_1 = zero, c2_0 = zero, c2_1 = zero, c3_0 = zero, c3_1 = zero;
         FloatVector c4_0 = zero, c4_1 = zero, c5_0 = zero, c5_1 = zero, c6_0 = zero, c6_1 = zero, c7_0 = zero, c7_1 = zero;
         FloatVector c8_0 = zero, c8_1 = zero, c9_0 = zero, c9_1 = zero, c10_0 = zero, c10_1 = zero, c11_0 = zero, c11_1 = zero;
-        for (int a = aAt, end = aAt + kc * MR, b = bAt; a < end; a += MR, b += NR) {
+        for (int a = aAt, end = aAt + kc * MR, b = bAt, t = touchAt; a < end; a += MR, b += NR, t += TOUCH_STEP) {
+            touched += ap[t];
             FloatVector b0 = FloatVector.fromArray(SPECIES, bp, b);
             FloatVector b1 = FloatVector.fromArray(SPECIES, bp, b + LANES);
             FloatVector a0 = FloatVector.broadcast(SPECIES, ap[a + 0]);
@@ -138,6 +164,7 @@ final class GemmKernel {
         c10_1.intoArray(tile, 10 * NR + LANES);
         c11_0.intoArray(tile, 11 * NR);
         c11_1.intoArray(tile, 11 * NR + LANES);
+        return touched;
     }
 
     /** The same tile with plain float FMAs: the "SIMD off" reference. */

@@ -159,6 +159,10 @@ class GemmTest {
         check(true, false, 2 * Gemm.MC + 7, Gemm.NC + GemmKernel.NR + 3, 2 * Gemm.KC + 5, 1f, 1f, 14);
         check(true, true, 2 * Gemm.MC + 7, 2 * Gemm.NC + 1, 2 * Gemm.KC + 5, 1f, 0f, 15);
         check(false, false, GemmKernel.MR + 1, 2 * Gemm.NC + 5, 2 * Gemm.KC + 5, 1f, 0.5f, 16);
+        // A panels larger than a B block, so each tile also reads a piece of its task's next sliver:
+        // up to the panel's last sliver, whole here (cases 12-15 end on a partial one)
+        check(false, false, 4 * Gemm.MC, Gemm.NC + 1, Gemm.KC + 9, 1f, 0f, 17);
+        check(true, false, 4 * Gemm.MC, Gemm.NC + 1, Gemm.KC + 9, 1f, 1f, 18);
     }
 
     @Test
