@@ -60,13 +60,15 @@ import java.util.function.IntConsumer;
  * of tiles used to wait for its sliver there (the tiles alone, on one thread: 4-13% slower with a
  * 9.5 MB panel than with one in L2; {@code Gemm-probes-2026-11-27-2320.txt}, section 10). Java
  * has no prefetch instruction, and reading the sliver in a loop of its own, before its tiles or
- * between them, waited as long. So each tile's k loop reads one float every 2 of a sixth of the
- * task's next sliver ({@link GemmKernel#tile}), a line every 8 steps: each read has the loop's
- * out-of-order window to arrive in, and the next row of tiles finds its sliver in cache.
+ * between them, waited as long. So each tile's k loop also reads a sixth of the task's next
+ * sliver, one float a step, 2 floats apart ({@link GemmKernel#tile}): a new line every 8 steps,
+ * each with the loop's out-of-order window to arrive in, and the next row of tiles finds its
+ * sliver in cache.
  * Measured (2 threads, old and new builds alternating in one JVM against OpenBLAS, median calls;
  * {@code benchmarks/results/Gemm-probes-2026-11-28-0100.txt}, section 4): +1% to +12% on all 12
- * Linear shapes, +2% to +4% on 6 of them in a second run; attention's panels fit in L2 and are not
- * touched ahead.
+ * Linear shapes; attention's panels fit in L2 and are not touched ahead. The tiles' own loop runs
+ * the touch's read and add where there is nothing to fetch too (it then reads the sliver in use):
+ * about 2% on the tiles alone, within the noise in whole GEMMs.
  *
  * <p>Operands are row-major: op(A) is m x k, A is stored [m][k], or [k][m] when transA; op(B) is
  * k x n, B is stored [k][n], or [n][k] when transB; C is [m][n]. Rows are {@code lda}, {@code ldb}

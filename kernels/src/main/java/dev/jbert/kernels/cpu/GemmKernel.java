@@ -56,10 +56,10 @@ final class GemmKernel {
      * <p>The k loop also reads one float a step of {@code ap}, {@link #TOUCH_STEP} floats apart from
      * {@code touchAt} on, and drops it: a software prefetch, since Java has none. {@link Gemm} points
      * it at a piece of the next A sliver, which would otherwise come from L3 when the next row of
-     * tiles starts. Read here, a line every 8 steps, each miss has the out-of-order window of a loop
-     * that does not wait for it to arrive, and the next sliver is in cache when its tiles start. (A
-     * sliver demanded by its first tile, or touched in a tight loop of its own, asks for dozens of
-     * lines at once, and the FMAs wait for them.) Where nothing is worth fetching, {@code touchAt} is
+     * tiles starts. Read here, a line every 8 steps, each miss is alone and no FMA depends on it: it
+     * only has to arrive before the out-of-order window fills up behind it, and the next sliver is
+     * in cache when its tiles start. (A sliver demanded by its first tile, or touched in a tight loop
+     * of its own, asks for dozens of lines at once, and the FMAs wait for them.) Where nothing is worth fetching, {@code touchAt} is
      * the sliver's own start, in L1.
      *
      * <p>The accumulators go through {@code tile} (MR * NR floats, in L1) to C: a helper taking vectors
