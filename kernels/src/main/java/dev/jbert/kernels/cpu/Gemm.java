@@ -329,12 +329,13 @@ public final class Gemm {
     /**
      * Rows [i0, iEnd) of C, B slivers [firstSliver, endSliver) of the block (from
      * {@code packedB[packedAt]}) at C's column {@code cAt}, for one k block (kc deep): A sliver by A
-     * sliver from the panel, each tile touching a piece of the next sliver when {@code touchNext}. With a bias (the last k block of {@link #gemmPlusBias}), each finished
-     * tile gets its columns' bias.
+     * sliver from the panel, each tile touching a piece of the next sliver when {@code touchNext}.
+     * With a bias (the last k block of {@link #gemmPlusBias}), each finished tile gets its columns'
+     * bias.
      */
-    private void macroKernel(Workspace own, float[] panelA, int kc, boolean touchNext, float[] packedB, int packedAt, int nc, int i0, int iEnd,
-                             int firstSliver, int endSliver, float[] c, int cAt, int ldc, float alpha, float beta,
-                             float[] bias, int biasAt) {
+    private void macroKernel(Workspace own, float[] panelA, int kc, boolean touchNext, float[] packedB, int packedAt,
+                             int nc, int i0, int iEnd, int firstSliver, int endSliver, float[] c, int cAt, int ldc,
+                             float alpha, float beta, float[] bias, int biasAt) {
         for (int r = i0; r < iEnd; r += MR) {
             int rows = Math.min(MR, iEnd - r), aAt = r / MR * GemmPacking.stride(MR, kc);
             boolean touch = touchNext && r + MR < iEnd;  // this task's next sliver, already packed
@@ -344,7 +345,8 @@ public final class Gemm {
                 if (simd) {
                     // the next sliver in pieces of TOUCH_STEP * kc floats, one a tile, round robin
                     int pieces = MR / GemmKernel.TOUCH_STEP, piece = (s / NR - firstSliver) % pieces;
-                    int touchAt = touch ? aAt + GemmPacking.stride(MR, kc) + piece * GemmKernel.TOUCH_STEP * kc : aAt;
+                    int touchAt = touch ? aAt + GemmPacking.stride(MR, kc) + piece * GemmKernel.TOUCH_STEP * kc
+                            : aAt;
                     GemmKernel.tile(kc, panelA, aAt, packedB, bAt, c, at, ldc, rows, cols,
                             alpha, beta, own.tile, touchAt);
                 } else {

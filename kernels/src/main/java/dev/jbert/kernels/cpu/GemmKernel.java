@@ -35,7 +35,7 @@ final class GemmKernel {
     static final int NR = 2 * LANES;
     /**
      * How far apart, in floats, the k loop's reads from {@code touchAt} are, one a step (see
-     * {@link #tile}): a tile touches 2 * kc floats, a sixth of an A sliver, a new cache line every 8 steps.
+     * {@link #tile}): a tile touches 2 * kc floats, a sixth of an A sliver, a new line every 8 steps.
      */
     static final int TOUCH_STEP = 2;
     /**
@@ -59,8 +59,8 @@ final class GemmKernel {
      * tiles starts. Read here, a line every 8 steps, each miss is alone and no FMA depends on it: it
      * only has to arrive before the out-of-order window fills up behind it, and the next sliver is
      * in cache when its tiles start. (A sliver demanded by its first tile, or touched in a tight loop
-     * of its own, asks for dozens of lines at once, and the FMAs wait for them.) Where nothing is worth fetching, {@code touchAt} is
-     * the sliver's own start, in L1.
+     * of its own, asks for dozens of lines at once, and the FMAs wait for them.) Where nothing is
+     * worth fetching, {@code touchAt} is the sliver's own start, in L1.
      *
      * <p>The accumulators go through {@code tile} (MR * NR floats, in L1) to C: a helper taking vectors
      * as arguments would not always be inlined into this large method, and vectors passed across a
