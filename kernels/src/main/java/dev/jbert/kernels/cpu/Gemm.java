@@ -165,11 +165,15 @@ public final class Gemm {
             GemmPacking.packB(transB, b, bOffset, ldb, p0, kc, j0, nc, sliver, sliver + 1, dst, dstAt);
         }
 
+        /** Slivers [firstSliver, endSliver) of op(A)'s panel for columns [p0, p0+kc), into {@code dst}. */
+        void packA(int p0, int kc, int firstSliver, int endSliver, float[] dst) {
+            GemmPacking.packA(transA, a, aOffset, lda, m, p0, kc, firstSliver, endSliver, dst);
+        }
+
         /** Piece {@code piece} of {@code pieces} (ranges of slivers) of op(A)'s panel for columns [p0, p0+kc). */
-        void packA(int p0, int kc, int piece, int pieces, float[] dst) {
+        void packAPiece(int p0, int kc, int piece, int pieces, float[] dst) {
             int slivers = Math.ceilDiv(m, MR);
-            GemmPacking.packA(transA, a, aOffset, lda, m, p0, kc, piece * slivers / pieces,
-                    (piece + 1) * slivers / pieces, dst);
+            packA(p0, kc, piece * slivers / pieces, (piece + 1) * slivers / pieces, dst);
         }
     }
 
@@ -283,7 +287,7 @@ public final class Gemm {
             if (i < firstSlivers) {
                 operands.packB(0, firstKc, 0, firstNc, i, blocksB[0], blocksAt[0]);
             } else {
-                operands.packA(0, firstKc, i - firstSlivers, aPieces, caller.panels[0]);
+                operands.packAPiece(0, firstKc, i - firstSlivers, aPieces, caller.panels[0]);
             }
         });
         // an A panel larger than a B block cannot stay in L2 beside it: each B block's tiles read it
@@ -309,13 +313,13 @@ public final class Gemm {
                 blockB = 1 - blockB;
                 parallel.parallelFor(tasks + nextB + nextA, i -> {
                     if (i >= tasks + nextB) {
-                        operands.packA(nextP0, nextKc, i - tasks - nextB, aPieces, nextPanel);
+                        operands.packAPiece(nextP0, nextKc, i - tasks - nextB, aPieces, nextPanel);
                     } else if (i >= tasks) {
                         operands.packB(nextP0, nextKc, nextJ0, nextNc, i - tasks, nextBlockB, nextAt);
                     } else {
                         int i0 = i / chunks * MC, iEnd = Math.min(m, i0 + MC), chunk = i % chunks;
                         if (packPerTask && jc == 0) {
-                            GemmPacking.packA(false, a, aOffset, lda, m, pc, kc, i0 / MR, Math.ceilDiv(iEnd, MR), panelA);
+                            operands.packA(pc, kc, i0 / MR, Math.ceilDiv(iEnd, MR), panelA);
                         }
                         macroKernel(workspaces.get(), panelA, kc, touchNext, packedB, packedAt, nc,
                                 i0, iEnd, chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
