@@ -48,7 +48,7 @@ import java.util.function.IntConsumer;
  * last task does, and with tasks of a few hundred microseconds the thread that runs out of tiles
  * first waited for the other (4-6% of both threads' time, measured in the 2-thread weight gradients
  * and forwards), and then both packed the next block while no tile ran. Put after the tiles, the
- * next block's pieces (a B sliver each; the A panel in 4 ranges of slivers per thread) are taken by
+ * next block's pieces (a B sliver each; the A panel in 4 pieces per thread) are taken by
  * whichever thread is free first, and one barrier a block goes. Measured (2 threads, old and new
  * builds alternating in one JVM against OpenBLAS, median calls;
  * {@code benchmarks/results/Gemm-probes-2026-11-27-2320.txt}): +3% to +7% on the weight gradients,
@@ -110,8 +110,9 @@ public final class Gemm {
      */
     static final int NC = 256;
     /**
-     * Pieces per thread that a panel packed ahead is cut into (ranges of slivers): enough for the
-     * free thread to take the later ones while the other finishes its tiles. 12 ran no faster.
+     * Pieces per thread that a panel packed ahead is cut into (ranges of steps of a transposed A,
+     * of slivers of a plain one, see {@link Operands#packAPiece}): enough for the free thread to take
+     * the later ones while the other finishes its tiles. 12 ran no faster.
      */
     private static final int A_PIECES_PER_THREAD = 4;
     /** Batched GEMMs run one matrix per task when there are at least this many per thread. */
@@ -170,10 +171,18 @@ public final class Gemm {
             GemmPacking.packA(transA, a, aOffset, lda, m, p0, kc, firstSliver, endSliver, dst);
         }
 
-        /** Piece {@code piece} of {@code pieces} (ranges of slivers) of op(A)'s panel for columns [p0, p0+kc). */
+        /**
+         * Piece {@code piece} of {@code pieces} of op(A)'s panel for columns [p0, p0+kc): a range of
+         * steps of a transposed A (rows of A as stored), a range of slivers of a plain one.
+         */
         void packAPiece(int p0, int kc, int piece, int pieces, float[] dst) {
-            int slivers = Math.ceilDiv(m, MR);
-            packA(p0, kc, piece * slivers / pieces, (piece + 1) * slivers / pieces, dst);
+            if (transA) {
+                GemmPacking.packATransposedSteps(a, aOffset, lda, m, p0, kc, piece * kc / pieces,
+                        (piece + 1) * kc / pieces, dst);
+            } else {
+                int slivers = Math.ceilDiv(m, MR);
+                packA(p0, kc, piece * slivers / pieces, (piece + 1) * slivers / pieces, dst);
+            }
         }
     }
 

@@ -29,8 +29,17 @@ import jdk.incubator.vector.VectorMask;
  * OpenBLAS, median calls; {@code benchmarks/results/Gemm-probes-2026-11-27-2320.txt}).
  */
 final class GemmPacking {
-    /** Steps of every sliver that {@code alongRows} packs before moving on to the next steps. */
+    /**
+     * A pass of {@code alongRows}: the steps of every sliver in its range that it packs before moving
+     * on to the next steps. 16 steps, or fewer where the range is wide, so that a pass's rows (touched
+     * first, see {@link #touchRows}) take at most PASS_FLOATS, half of a 48 KiB L1: a transposed A
+     * packed whole-width (768 to 3072 floats a row) goes 8 to 2 steps at a time. Measured on the
+     * attention output's weight gradient (768 x 768 x 3072): 2, 4, 8 and 16 steps a pass within 1%
+     * of each other by median calls (16 had a slower tail in one of two runs); 2, 8 and 16 likewise
+     * on the FFN-up's (3072 rows).
+     */
     private static final int STEPS_PER_PASS = 16;
+    private static final int PASS_FLOATS = 6144;
     /**
      * Steps of a sliver that {@code acrossRows} touches and then transposes or gathers before moving
      * on (measured when it only gathered): 128 steps
@@ -70,18 +79,35 @@ final class GemmPacking {
      * {@code a[at]} on, for columns [p0, p0+kc), sliver s at {@code dst[s * stride(MR, kc)]}. A is
      * stored [m][k] (row i at {@code at + i * lda}), or [k][m] when transA (row i at {@code at + i},
      * column p at {@code at + p * lda}).
-     * Threads share the packing of a whole panel (all m rows) by taking ranges of slivers; a transposed
-     * A's panel is read step by step, each step's row end to end (block by block, the copy read
-     * 192-float runs of rows m floats apart, at 2.3 ns a float).
+     * Threads share the packing of a plain A's panel by taking ranges of slivers, a transposed A's by
+     * taking ranges of steps ({@link #packATransposedSteps}).
      */
     static void packA(boolean transA, float[] a, int at, int lda, int size, int p0, int kc,
                       int firstSliver, int endSliver, float[] dst) {
         int first = firstSliver * MR, end = Math.min(size, endSliver * MR);
         if (transA) {
-            alongRows(a, at, lda, p0, kc, first, end, size, MR, dst, 0);
+            alongRows(a, at, lda, p0, kc, 0, kc, first, end, size, MR, dst, 0);
         } else {
             acrossRows(a, at, lda, p0, kc, first, end, size, MR, dst, 0);
         }
+    }
+
+    /**
+     * Steps [qFrom, qTo) of every sliver of a transposed A's panel (see {@link #packA}): the rows
+     * p0+qFrom .. p0+qTo of A, each read end to end. Where A is dense (a gradient dY stored [k][m]),
+     * these rows lie one after the other, so a piece of the panel is one run of memory. The earlier
+     * split, ranges of slivers, read each row in runs of a few lines (96 floats for 8 pieces of 768),
+     * rows 3 KiB and more apart; the likely reason for the difference is that the hardware prefetcher
+     * follows one long run and not those (this VM exposes no counters to confirm it). Measured
+     * (2 threads, old and new builds in one JVM against OpenBLAS, 12 rounds of 4 calls; {@code
+     * benchmarks/results/Gemm-probes-2026-11-28-0320.txt}, section 4): the attention output's weight
+     * gradient (768 x 768 x 3072) +4% to +11% by median calls over six comparisons, and fewer slow
+     * calls (its 90th-percentile call from 0.76-0.82x OpenBLAS's to 0.82-1.14x); the other three weight
+     * gradients -1% to +4%.
+     */
+    static void packATransposedSteps(float[] a, int at, int lda, int size, int p0, int kc, int qFrom, int qTo,
+                                     float[] dst) {
+        alongRows(a, at, lda, p0, kc, qFrom, qTo, 0, size, size, MR, dst, 0);
     }
 
     /**
@@ -95,27 +121,34 @@ final class GemmPacking {
         if (transB) {
             acrossRows(b, bOffset + j0 * ldb, ldb, p0, kc, first, end, nc, NR, dst, dstAt);
         } else {
-            alongRows(b, bOffset + j0, ldb, p0, kc, first, end, nc, NR, dst, dstAt);
+            alongRows(b, bOffset + j0, ldb, p0, kc, 0, kc, first, end, nc, NR, dst, dstAt);
         }
     }
 
     /**
      * Packs positions [first, end) of a block (of {@code size}) into slivers of {@code width}, for
-     * steps p0 .. p0+kc, when the source holds each step as a row: step p of position j is
-     * {@code src[at + p * ld + j]} (a transposed A, a plain B). It goes STEPS_PER_PASS steps at a
-     * time across all slivers: each sliver then gets a contiguous run of writes, and the rows being
-     * read stay in L1 from one sliver to the next. (Sliver by sliver over all kc steps, the reads
-     * would stride through kc rows ld floats apart, which map to a few L1 sets and evict each other
-     * before the next sliver's turn: the TN weight-gradient GEMMs ran 13-32% slower that way.)
+     * steps p0+qFrom .. p0+qTo of the block's p0 .. p0+kc, when the source holds each step as a row:
+     * step p of position j is {@code src[at + p * ld + j]} (a transposed A, a plain B). It goes a
+     * pass of steps at a time (see STEPS_PER_PASS) across all slivers: each sliver then gets a
+     * contiguous run of writes, and the rows being read stay in L1 from one sliver to the next.
+     * (Sliver by sliver over all kc steps, the reads would stride through kc rows ld floats apart,
+     * which map to a few L1 sets and evict each other before the next sliver's turn: the TN
+     * weight-gradient GEMMs ran 13-32% slower that way.)
      */
-    private static void alongRows(float[] src, int at, int ld, int p0, int kc, int first, int end, int size,
-                                  int width, float[] dst, int dstAt) {
+    private static void alongRows(float[] src, int at, int ld, int p0, int kc, int qFrom, int qTo, int first, int end,
+                                  int size, int width, float[] dst, int dstAt) {
         int stride = stride(width, kc), vectors = Math.ceilDiv(width, LANES);
-        for (int q = 0; q < kc; q += STEPS_PER_PASS) {
-            int qEnd = Math.min(kc, q + STEPS_PER_PASS);
+        int stepsPerPass = Math.clamp(PASS_FLOATS / (end - first), 1, STEPS_PER_PASS);
+        for (int q = qFrom; q < qTo; q += stepsPerPass) {
+            int qEnd = Math.min(qTo, q + stepsPerPass);
             touchRows(src, at + first, ld, p0 + q, qEnd - q, end - first);  // this pass's rows
+            // the steps written with whole vectors: when width is not a multiple of LANES, the last
+            // vector of a step spills into the next step, which must not belong to another range
+            // (another thread may have packed it already); the gap after the last step takes it
+            int wholeEnd = width % LANES != 0 && qEnd == qTo && qTo < kc ? qEnd - 1 : qEnd;
             for (int s = first, sliver = dstAt + first / width * stride; s < end; s += width, sliver += stride) {
                 int count = Math.min(width, size - s), from = at + (p0 + q) * ld + s, to = sliver + q * width;
+                int p = q;
                 if (count == width && vectors <= 2 && from + (qEnd - 1 - q) * ld + vectors * LANES <= src.length) {
                     // a whole sliver whose pass stays inside the array: one or two whole vectors a step,
                     // checked once for the pass and written out, not looped over. When width is not a
@@ -126,18 +159,17 @@ final class GemmPacking {
                     // slivers, 0.28 -> 0.20 for a B's 32-wide ones, against a loop over the vectors of
                     // each step; masked vectors ran twice as slow again
                     boolean two = vectors == 2;
-                    for (int p = q; p < qEnd; p++, from += ld, to += width) {
+                    for (; p < wholeEnd; p++, from += ld, to += width) {
                         FloatVector.fromArray(SPECIES, src, from).intoArray(dst, to);
                         if (two) {
                             FloatVector.fromArray(SPECIES, src, from + LANES).intoArray(dst, to + LANES);
                         }
                     }
-                } else {
-                    // the edges: a partial sliver, a pass that reaches the array's end, or slivers of
-                    // more than two vectors (narrower vector units)
-                    for (int p = q; p < qEnd; p++, from += ld, to += width) {
-                        copyPadded(src, from, count, dst, to, width);
-                    }
+                }
+                // the rest, masked: the edges (a partial sliver, a pass that reaches the array's end,
+                // slivers of more than two vectors on narrower vector units) and a range's last step
+                for (; p < qEnd; p++, from += ld, to += width) {
+                    copyPadded(src, from, count, dst, to, width);
                 }
             }
         }

@@ -32,6 +32,31 @@ class GemmPackingTest {
         }
     }
 
+    /**
+     * Threads share a transposed A's panel by ranges of steps, in any order: packed piece by piece,
+     * the last piece first, it is the panel packed in one go. (A 12-wide sliver's step is copied with a
+     * 16-float vector; a piece that spilled into the next piece's first step would show here.)
+     */
+    @Test
+    void aTransposedAPacksTheSameInRangesOfSteps() {
+        SplittableRandom random = new SplittableRandom(5);
+        for (int m : POSITIONS) {
+            for (int k : STEPS) {
+                for (int pieces : new int[] {2, 3, 8}) {
+                    int p0 = k > 20 ? 3 : 0, kc = k - p0, slivers = Math.ceilDiv(m, MR);
+                    float[] aT = GemmTest.random(random, k * m);  // stored [k][m]
+                    float[] whole = panel(slivers, MR, kc), inPieces = panel(slivers, MR, kc);
+                    GemmPacking.packA(true, aT, 0, m, m, p0, kc, 0, slivers, whole);
+                    for (int piece = pieces - 1; piece >= 0; piece--) {
+                        GemmPacking.packATransposedSteps(aT, 0, m, m, p0, kc, piece * kc / pieces,
+                                (piece + 1) * kc / pieces, inPieces);
+                    }
+                    assertSameSlivers(whole, inPieces, slivers, MR, kc, "A " + m + " x " + k + " in " + pieces + " pieces");
+                }
+            }
+        }
+    }
+
     @Test
     void aTransposedBPacksAsAPlainOne() {
         SplittableRandom random = new SplittableRandom(4);
