@@ -138,7 +138,7 @@ final class GemmPacking {
     private static void alongRows(float[] src, int at, int ld, int p0, int kc, int qFrom, int qTo, int first, int end,
                                   int size, int width, float[] dst, int dstAt) {
         int stride = stride(width, kc), vectors = Math.ceilDiv(width, LANES);
-        int stepsPerPass = Math.clamp(PASS_FLOATS / (end - first), 1, STEPS_PER_PASS);
+        int stepsPerPass = Math.clamp(PASS_FLOATS / Math.max(1, end - first), 1, STEPS_PER_PASS);
         for (int q = qFrom; q < qTo; q += stepsPerPass) {
             int qEnd = Math.min(qTo, q + stepsPerPass);
             touchRows(src, at + first, ld, p0 + q, qEnd - q, end - first);  // this pass's rows
