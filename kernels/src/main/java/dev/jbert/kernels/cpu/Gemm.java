@@ -140,7 +140,7 @@ public final class Gemm {
         /** Two B blocks: the tiles read one while the next is packed into the other. */
         final float[][] blocksB = {blockB(), blockB()};
         final float[] tile = new float[MR * NR];
-        /** op(A)'s panels (see GemmPacking.packA), each for one k block: grown to the largest m * kc. */
+        /** op(A)'s panels (see GemmPacking.packAPlain and packATransposed), each for one k block: grown to the largest m * kc. */
         final float[][] panels = {new float[0], new float[0]};
 
         /** One B block, with room to start it on a cache line. */
@@ -166,9 +166,9 @@ public final class Gemm {
             GemmPacking.packB(transB, b, bOffset, ldb, p0, kc, j0, nc, sliver, sliver + 1, dst, dstAt);
         }
 
-        /** Slivers [firstSliver, endSliver) of op(A)'s panel for columns [p0, p0+kc), into {@code dst}. */
-        void packA(int p0, int kc, int firstSliver, int endSliver, float[] dst) {
-            GemmPacking.packA(transA, a, aOffset, lda, m, p0, kc, firstSliver, endSliver, dst);
+        /** Slivers [firstSliver, endSliver) of a plain A's panel for columns [p0, p0+kc), into {@code dst}. */
+        void packAPlain(int p0, int kc, int firstSliver, int endSliver, float[] dst) {
+            GemmPacking.packAPlain(a, aOffset, lda, m, p0, kc, firstSliver, endSliver, dst);
         }
 
         /**
@@ -177,11 +177,11 @@ public final class Gemm {
          */
         void packAPiece(int p0, int kc, int piece, int pieces, float[] dst) {
             if (transA) {
-                GemmPacking.packATransposedSteps(a, aOffset, lda, m, p0, kc, piece * kc / pieces,
+                GemmPacking.packATransposed(a, aOffset, lda, m, p0, kc, piece * kc / pieces,
                         (piece + 1) * kc / pieces, dst);
             } else {
                 int slivers = Math.ceilDiv(m, MR);
-                packA(p0, kc, piece * slivers / pieces, (piece + 1) * slivers / pieces, dst);
+                packAPlain(p0, kc, piece * slivers / pieces, (piece + 1) * slivers / pieces, dst);
             }
         }
     }
@@ -328,7 +328,7 @@ public final class Gemm {
                     } else {
                         int i0 = i / chunks * MC, iEnd = Math.min(m, i0 + MC), chunk = i % chunks;
                         if (packPerTask && jc == 0) {
-                            operands.packA(pc, kc, i0 / MR, Math.ceilDiv(iEnd, MR), panelA);
+                            operands.packAPlain(pc, kc, i0 / MR, Math.ceilDiv(iEnd, MR), panelA);
                         }
                         macroKernel(workspaces.get(), panelA, kc, touchNext, packedB, packedAt, nc,
                                 i0, iEnd, chunk * slivers / chunks, (chunk + 1) * slivers / chunks,

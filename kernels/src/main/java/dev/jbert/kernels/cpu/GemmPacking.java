@@ -75,25 +75,20 @@ final class GemmPacking {
     private GemmPacking() {}
 
     /**
-     * Slivers [firstSliver, endSliver) of the {@code size} rows of op(A) (m x k) from the one at
-     * {@code a[at]} on, for columns [p0, p0+kc), sliver s at {@code dst[s * stride(MR, kc)]}. A is
-     * stored [m][k] (row i at {@code at + i * lda}), or [k][m] when transA (row i at {@code at + i},
-     * column p at {@code at + p * lda}).
-     * Threads share the packing of a plain A's panel by taking ranges of slivers, a transposed A's by
-     * taking ranges of steps ({@link #packATransposedSteps}).
+     * Slivers [firstSliver, endSliver) of the {@code size} rows of a plain A (m x k, stored [m][k],
+     * row i at {@code a[at + i * lda]}) for columns [p0, p0+kc), sliver s at
+     * {@code dst[s * stride(MR, kc)]}. Threads share the packing of a plain A's panel by taking ranges
+     * of slivers, a transposed A's by taking ranges of steps ({@link #packATransposed}).
      */
-    static void packA(boolean transA, float[] a, int at, int lda, int size, int p0, int kc,
-                      int firstSliver, int endSliver, float[] dst) {
-        int first = firstSliver * MR, end = Math.min(size, endSliver * MR);
-        if (transA) {
-            alongRows(a, at, lda, p0, kc, 0, kc, first, end, size, MR, dst, 0);
-        } else {
-            acrossRows(a, at, lda, p0, kc, first, end, size, MR, dst, 0);
-        }
+    static void packAPlain(float[] a, int at, int lda, int size, int p0, int kc, int firstSliver, int endSliver,
+                           float[] dst) {
+        acrossRows(a, at, lda, p0, kc, firstSliver * MR, Math.min(size, endSliver * MR), size, MR, dst, 0);
     }
 
     /**
-     * Steps [qFrom, qTo) of every sliver of a transposed A's panel (see {@link #packA}): the rows
+     * Steps [qFrom, qTo) of every sliver of a transposed A's panel: op(A) is m x k ({@code size}
+     * rows), A is stored [k][m] (op(A)'s row i at {@code a[at + i]}, column p at {@code a[at + p * lda]}),
+     * for columns [p0, p0+kc), sliver s at {@code dst[s * stride(MR, kc)]}. These are the rows
      * p0+qFrom .. p0+qTo of A, each read end to end. Where A is dense (a gradient dY stored [k][m]),
      * these rows lie one after the other, so a piece of the panel is one run of memory. The earlier
      * split, ranges of slivers, read each row in runs of a few lines (96 floats for 8 pieces of 768),
@@ -105,8 +100,8 @@ final class GemmPacking {
      * calls (its 90th-percentile call from 0.76-0.82x OpenBLAS's to 0.82-1.14x); the other three weight
      * gradients -1% to +4%.
      */
-    static void packATransposedSteps(float[] a, int at, int lda, int size, int p0, int kc, int qFrom, int qTo,
-                                     float[] dst) {
+    static void packATransposed(float[] a, int at, int lda, int size, int p0, int kc, int qFrom, int qTo,
+                                float[] dst) {
         alongRows(a, at, lda, p0, kc, qFrom, qTo, 0, size, size, MR, dst, 0);
     }
 

@@ -25,8 +25,8 @@ class GemmPackingTest {
                 int p0 = k > 20 ? 3 : 0, kc = k - p0, slivers = Math.ceilDiv(m, MR);
                 float[] a = GemmTest.random(random, m * k), aT = transpose(a, m, k);
                 float[] plain = panel(slivers, MR, kc), transposed = panel(slivers, MR, kc);
-                GemmPacking.packA(false, a, 0, k, m, p0, kc, 0, slivers, plain);
-                GemmPacking.packA(true, aT, 0, m, m, p0, kc, 0, slivers, transposed);
+                GemmPacking.packAPlain(a, 0, k, m, p0, kc, 0, slivers, plain);
+                GemmPacking.packATransposed(aT, 0, m, m, p0, kc, 0, kc, transposed);
                 assertSameSlivers(plain, transposed, slivers, MR, kc, "A " + m + " x " + k);
             }
         }
@@ -46,9 +46,9 @@ class GemmPackingTest {
                     int p0 = k > 20 ? 3 : 0, kc = k - p0, slivers = Math.ceilDiv(m, MR);
                     float[] aT = GemmTest.random(random, k * m);  // stored [k][m]
                     float[] whole = panel(slivers, MR, kc), inPieces = panel(slivers, MR, kc);
-                    GemmPacking.packA(true, aT, 0, m, m, p0, kc, 0, slivers, whole);
+                    GemmPacking.packATransposed(aT, 0, m, m, p0, kc, 0, kc, whole);
                     for (int piece = pieces - 1; piece >= 0; piece--) {
-                        GemmPacking.packATransposedSteps(aT, 0, m, m, p0, kc, piece * kc / pieces,
+                        GemmPacking.packATransposed(aT, 0, m, m, p0, kc, piece * kc / pieces,
                                 (piece + 1) * kc / pieces, inPieces);
                     }
                     assertSameSlivers(whole, inPieces, slivers, MR, kc, "A " + m + " x " + k + " in " + pieces + " pieces");
