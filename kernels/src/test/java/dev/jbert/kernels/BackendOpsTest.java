@@ -412,10 +412,12 @@ class BackendOpsTest {
 
     /**
      * The attention shapes the fused-attention tests run, {tokens, headDim}: 37 tokens and 8 dimensions
-     * (rows not a multiple of the vector width; a head's [T, T] starts inside a Philox tile), and BERT's 64
-     * dimensions with 45 and 130 tokens (blocks of query and key rows that end part-way, and several of each).
+     * (rows not a multiple of the vector width; a head's [T, T] starts inside a Philox tile), BERT's 64
+     * dimensions with 45 and 130 tokens (blocks of query and key rows that end part-way, and several of
+     * each), and rows that start on a Philox tile (a multiple of 32 tokens: the one-kernel forwards of
+     * the CUDA backend's bf16 mode then draw four elements a block), with 64 and with MiniLM's 32 dimensions.
      */
-    private static final int[][] ATTENTION_SHAPES = {{37, 8}, {45, 64}, {130, 64}};
+    private static final int[][] ATTENTION_SHAPES = {{37, 8}, {45, 64}, {130, 64}, {128, 64}, {96, 32}};
 
     /**
      * Attention for an evaluation, which a backend may run one (sequence, head) at a time with the

@@ -7,22 +7,35 @@ import dev.jbert.kernels.Philox;
 import dev.jbert.kernels.cuda.CudaKernels.Kernel;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
  * The fused attention ops of {@code Backend} in bf16 mode (for rows the fused softmax kernels take):
- * the same ops as their defaults, the products multiplying bf16 copies. Q, K and V are rounded once
- * per op (one pass over the projection that holds all three), dContext once, and the softmax kernels
- * write the probabilities and their gradient as bf16 themselves, so the {@code [B, H, T, T]}
- * tensors the products read are half as large. The float probabilities the backward needs are
- * still written; the float probsDropped and dScores are left alone. {@link CudaBackend} checks the
- * buffers' types before it hands them here.
+ * the same ops as their defaults, the products multiplying bf16 copies.
+ *
+ * <p>The two forwards, for heads of 32 or 64 dimensions, are one kernel each ({@code attention.cu}) on
+ * the bf16 copies of Q, K and V: a block of query rows goes through all the keys with its scores and
+ * probabilities in registers, so that no {@code [B, H, T, T]} tensor is written but the float
+ * probabilities the backward needs.
+ * Otherwise, and in the backward, the ops are cuBLAS products and softmax kernels: Q, K and V are
+ * rounded once per op (one pass over the projection that holds all three), dContext once, and the
+ * softmax kernels write the probabilities and their gradient as bf16 themselves, so the
+ * {@code [B, H, T, T]} tensors the products read are half as large. The float probsDropped and
+ * dScores are left alone. {@link CudaBackend} checks the buffers' types before it hands them here.
  */
 final class Bf16Attention {
     // softmax.cu's kernels that write bf16
     private static final Kernel SOFTMAX_FORWARD = new Kernel("softmax", "attention_softmax_forward_bf16");
     private static final Kernel SOFTMAX_DROPOUT_FORWARD = new Kernel("softmax", "attention_softmax_dropout_forward_bf16");
     private static final Kernel DROPOUT_SOFTMAX_BACKWARD = new Kernel("softmax", "attention_dropout_softmax_backward_bf16");
+    // attention.cu's forwards, by head size
+    private static final Map<Integer, Kernel> EVALUATION = Map.of(32, new Kernel("attention", "attention_evaluation_32"),
+            64, new Kernel("attention", "attention_evaluation_64"));
+    private static final Map<Integer, Kernel> TRAINING_FORWARD = Map.of(
+            32, new Kernel("attention", "attention_training_forward_32"),
+            64, new Kernel("attention", "attention_training_forward_64"));
+    private static final int QUERY_ROWS = 64; // per block of those kernels, 4 warps of 16
 
     private final CudaProducts products;
     private final CudaKernels kernels;
@@ -48,6 +61,10 @@ final class Bf16Attention {
                     MatrixLayout outLayout, CudaBuffer scores, int batch, int headCount, int tokens, int headDim, float scale) {
         int rows = batch * headCount * tokens;
         forward(q, k, v, layout, scores, out, outLayout, batch * headCount, tokens, headDim,
+                qkv -> kernels.launch(EVALUATION.get(headDim), blocksOf(tokens), batch * headCount, 2 * QUERY_ROWS, 1,
+                        qkv[0], qkv[1], qkv[2], layout.rowStride(), layout.perGroup(), layout.groupStride(),
+                        layout.memberStride(), mask, out, outLayout.rowStride(), outLayout.perGroup(),
+                        outLayout.groupStride(), outLayout.memberStride(), headCount, tokens, scale),
                 probs -> kernels.launch(SOFTMAX_FORWARD, CudaBackend.rowGrid(rows), 1, 32, CudaBackend.ROWS_PER_BLOCK,
                         scores, mask, probs, rows, headCount, tokens, scale));
     }
@@ -59,23 +76,35 @@ final class Bf16Attention {
         Philox.checkProbability(p);
         int rows = batch * headCount * tokens;
         forward(q, k, v, layout, probs, out, outLayout, batch * headCount, tokens, headDim,
+                qkv -> kernels.launch(TRAINING_FORWARD.get(headDim), blocksOf(tokens), batch * headCount, 2 * QUERY_ROWS,
+                        1, qkv[0], qkv[1], qkv[2], layout.rowStride(), layout.perGroup(), layout.groupStride(),
+                        layout.memberStride(), mask, probs, out, outLayout.rowStride(), outLayout.perGroup(),
+                        outLayout.groupStride(), outLayout.memberStride(), headCount, tokens, scale,
+                        Philox.keepThreshold(p), 1 / (1 - p), seed, stream),
                 dropped -> kernels.launch(SOFTMAX_DROPOUT_FORWARD, CudaBackend.rowGrid(rows), 1, 32, CudaBackend.ROWS_PER_BLOCK,
                         probs, mask, probs, dropped, rows, headCount, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p),
                         seed, stream));
     }
 
     /**
-     * The two forwards' common part: {@code scores = Q Kᵀ} (float, [matrices, T, T]) from bf16 copies,
-     * then {@code softmax}, which turns the scores into the bf16 matrices P it is given (and may
-     * write the float probabilities over the scores), then {@code out = P V}.
+     * The two forwards' common part. Q, K and V are rounded into bf16 copies; then, where attention.cu's
+     * kernels take the heads, {@code inOneKernel} runs one with the copies' addresses. Otherwise
+     * {@code scores = Q Kᵀ} (float, [matrices, T, T]), then {@code softmax}, which turns the scores into
+     * the bf16 matrices P it is given (and may write the float probabilities over the scores), then
+     * {@code out = P V}.
      */
     private void forward(CudaBuffer q, CudaBuffer k, CudaBuffer v, MatrixLayout layout, CudaBuffer scores, CudaBuffer out,
-                         MatrixLayout outLayout, int matrices, int tokens, int headDim, Consumer<CudaBuffer> softmax) {
+                         MatrixLayout outLayout, int matrices, int tokens, int headDim, Consumer<long[]> inOneKernel,
+                         Consumer<CudaBuffer> softmax) {
         MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
         // the checks of the products this stands for, on the float operands
         ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, q, layout, k, layout, scores, dense, matrices);
         ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, scores, dense, v, layout, out, outLayout, matrices);
         long[] qkv = rounded(layout, matrices, tokens, headDim, q, k, v);
+        if (oneKernelTakes(headDim, matrices, tokens, layout, qkv)) {
+            inOneKernel.accept(qkv);
+            return;
+        }
         products.multiply(false, true, tokens, tokens, headDim, 1, qkv[0], layout, qkv[1], layout, 0, scores.address,
                 dense, matrices, true);
         CudaBuffer p = probabilities.get((scores.length() + 1) / 2);
@@ -111,6 +140,23 @@ final class Bf16Attention {
                 dq.address, layout, matrices, true);
         products.multiply(true, false, tokens, headDim, tokens, 1, gradients.address, dense, qkv[0], layout, 0,
                 dk.address, layout, matrices, true);
+    }
+
+    /**
+     * Whether attention.cu's kernels take these heads, given the device addresses of their bf16 copies:
+     * a head size they are built for, rows of at most 512 tokens, every row of the copies starting on
+     * 16 bytes (they copy 8 bf16 at a time), and no more matrices than a grid's y (65535).
+     */
+    private static boolean oneKernelTakes(int headDim, int matrices, int tokens, MatrixLayout layout, long[] copies) {
+        boolean aligned = layout.rowStride() % 8 == 0 && layout.groupStride() % 8 == 0 && layout.memberStride() % 8 == 0;
+        for (long copy : copies) {
+            aligned &= copy % 16 == 0;
+        }
+        return aligned && EVALUATION.containsKey(headDim) && tokens <= 512 && matrices <= 65535;
+    }
+
+    private static int blocksOf(int tokens) {
+        return (tokens + QUERY_ROWS - 1) / QUERY_ROWS;
     }
 
     /**

@@ -29,7 +29,7 @@ final class CudaKernels implements AutoCloseable {
     /** A kernel: the {@code .cu} file (module) it lives in and its {@code extern "C"} name. */
     record Kernel(String module, String name) {}
 
-    private static final int MAX_ARGUMENTS = 16;
+    private static final int MAX_ARGUMENTS = 24;
 
     private final CUctx_st context;
     private final Map<String, CUmod_st> modules = new HashMap<>();
