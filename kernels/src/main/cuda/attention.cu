@@ -8,9 +8,11 @@
 // The products run on tensor cores (mma.sync m16n8k16, bf16 in, float accumulators) from bf16 copies
 // of Q, K and V, the probabilities rounded before P V, as the separate bf16 ops round them. Two passes
 // over the keys: the first finds each row's maximum and sum (online: the sum rescaled whenever the
-// maximum grows), the second computes the normalized probabilities exactly as attention_softmax_forward
-// does, exp(scale s - max) / sum, before rounding and multiplying (a one-pass "flash" kernel would
-// round unnormalized values instead, and could not write the probabilities the backward reads).
+// maximum grows), the second computes the normalized probabilities as attention_softmax_forward does,
+// exp(scale s - max) / sum, before rounding and multiplying (a one-pass "flash" kernel would round
+// unnormalized values instead, and could not write the probabilities the backward reads). The
+// exponentials are taken in base 2, exp2(log2(e) scale s - max'), one multiprocessor instruction
+// where expf takes about ten: they differ from expf's by a few units in the last place.
 //
 // Threads: a block of 4 warps takes 64 query rows, a warp 16 of them; 3 blocks a multiprocessor in
 // training (168 registers a thread), 4 in evaluation (128, a few bytes spilled). The grid's x is the block of rows,
@@ -114,11 +116,11 @@ __device__ __forceinline__ void fetch(KeyTile<D>& tile, const bf16* k, const bf1
     asm volatile("cp.async.commit_group;");
 }
 
-// s = scale Q Kᵀ for the warp's 16 rows and the tile's 64 keys, 8 float tiles of 16 x 8; keys that are
-// not real get -infinity.
+// s = log2(e) scale Q Kᵀ for the warp's 16 rows and the tile's 64 keys, 8 float tiles of 16 x 8; keys
+// that are not real get -infinity.
 template <int D>
 __device__ __forceinline__ void scores(const unsigned int qa[D / 16][4], const KeyTile<D>& tile,
-                                       const unsigned char* realKey, int first, int tokens, float scale,
+                                       const unsigned char* realKey, int first, int tokens, float log2Scale,
                                        float s[8][4]) {
     int lane = threadIdx.x % 32, t = lane % 4;
 #pragma unroll
@@ -135,7 +137,7 @@ __device__ __forceinline__ void scores(const unsigned int qa[D / 16][4], const K
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             int key = first + 8 * n + 2 * t + e % 2;
-            s[n][e] = key < tokens && realKey[key] ? scale * s[n][e] : -INFINITY;
+            s[n][e] = key < tokens && realKey[key] ? log2Scale * s[n][e] : -INFINITY;
         }
     }
 }
@@ -195,8 +197,11 @@ __device__ void attention_forward(const bf16* q, const bf16* k, const bf16* v, L
     for (int n = 0; n < D / 8; n++) {
         o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0;
     }
-    // a row's dropout draws four elements with one Philox block where the row starts on a tile of 32
+    // a row's dropout draws four elements with one Philox block where the row starts on a tile of 32;
+    // a lane writes its two adjacent probabilities in one store where they lie on 8 bytes (an even row
+    // length puts every row, and so every even key, there if probs starts there)
     bool aligned = tokens % 32 == 0;
+    bool pairs = TRAINING && tokens % 2 == 0 && reinterpret_cast<unsigned long long>(probs) % 8 == 0;
     for (int step = 0; step < steps; step++) {
         int first = step % tileCount * ROWS;
         if (step + 1 < steps) { // the next tile, into the buffer the last step finished with
@@ -209,7 +214,7 @@ __device__ void attention_forward(const bf16* q, const bf16* k, const bf16* v, L
         __syncthreads();
         const KeyTile<D>& tile = tiles[step % 2];
         float s[8][4];
-        scores<D>(qa, tile, realKey, first, tokens, scale, s);
+        scores<D>(qa, tile, realKey, first, tokens, 1.4426950408889634f * scale, s);
         if (step < tileCount) {
             // pass 1: lanes keep partial sums against the row's maximum so far, added up at the end
 #pragma unroll
@@ -221,17 +226,17 @@ __device__ void attention_forward(const bf16* q, const bf16* k, const bf16* v, L
                 }
                 float newMax = fmaxf(max[r], quad_max(tileMax));
                 if (newMax != -INFINITY) {
-                    sum[r] *= max[r] == -INFINITY ? 0.0f : expf(max[r] - newMax);
+                    sum[r] *= exp2f(max[r] - newMax); // 0 while max was -infinity, as exp2 of -infinity is
 #pragma unroll
                     for (int n = 0; n < 8; n++) {
-                        sum[r] += (s[n][2 * r] == -INFINITY ? 0.0f : expf(s[n][2 * r] - newMax))
-                                + (s[n][2 * r + 1] == -INFINITY ? 0.0f : expf(s[n][2 * r + 1] - newMax));
+                        sum[r] += exp2f(s[n][2 * r] - newMax) + exp2f(s[n][2 * r + 1] - newMax);
                     }
                 }
                 max[r] = newMax;
                 if (step == tileCount - 1) {
                     float total = quad_sum(sum[r]);
-                    inverse[r] = total > 0 ? 1.0f / total : 0.0f; // a row with every key masked stays zero
+                    inverse[r] = total > 0 ? 1.0f / total : 0.0f; // a row with every key masked stays zero,
+                    max[r] = total > 0 ? max[r] : 0.0f;           // with exp2(-infinity - 0) = 0 below
                 }
             }
         } else {
@@ -241,21 +246,27 @@ __device__ void attention_forward(const bf16* q, const bf16* k, const bf16* v, L
                 long long rowStart = ((long long) z * tokens + rows[r]) * tokens; // element (row, key 0) of probs
 #pragma unroll
                 for (int n = 0; n < 8; n++) {
-#pragma unroll
-                    for (int e = 0; e < 2; e++) {
-                        float x = s[n][2 * r + e];
-                        float p = x == -INFINITY ? 0.0f : expf(x - max[r]) * inverse[r];
-                        if (TRAINING) {
-                            int key = first + 8 * n + 2 * t + e;
-                            if (rows[r] < tokens && key < tokens) {
-                                probs[rowStart + key] = p;
+                    int key = first + 8 * n + 2 * t; // of s[n][2r], and key + 1 of s[n][2r + 1]
+                    float p0 = exp2f(s[n][2 * r] - max[r]) * inverse[r], p1 = exp2f(s[n][2 * r + 1] - max[r]) * inverse[r];
+                    if (TRAINING) {
+                        float* at = probs + rowStart + key;
+                        if (rows[r] < tokens && key + 1 < tokens && pairs) {
+                            *reinterpret_cast<float2*>(at) = make_float2(p0, p1);
+                        } else if (rows[r] < tokens) {
+                            if (key < tokens) {
+                                at[0] = p0;
                             }
-                            if (!aligned) {
-                                p = kept(rowStart + key, threshold, seed, stream) ? p * keepScale : 0.0f;
+                            if (key + 1 < tokens) {
+                                at[1] = p1;
                             }
                         }
-                        s[n][2 * r + e] = p;
+                        if (!aligned) {
+                            p0 = kept(rowStart + key, threshold, seed, stream) ? p0 * keepScale : 0.0f;
+                            p1 = kept(rowStart + key + 1, threshold, seed, stream) ? p1 * keepScale : 0.0f;
+                        }
                     }
+                    s[n][2 * r] = p0;
+                    s[n][2 * r + 1] = p1;
                 }
                 if (TRAINING && aligned) {
                     // elements rowStart + first + 32 h + 8 w + 2t + e (w = 0..3) are the words of one block
@@ -317,7 +328,7 @@ __device__ void attention_forward(const bf16* q, const bf16* k, const bf16* v, L
                 out, Layout{outRowStride, outPerGroup, outGroupStride, outMemberStride}, heads, tokens, scale, 0, 1, \
                 0, 0);                                                                                               \
     }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(THREADS) attention_training_forward_##D(                          \
+    extern "C" __global__ void __launch_bounds__(THREADS, 3) attention_training_forward_##D(                       \
             const bf16* q, const bf16* k, const bf16* v, int rowStride, int perGroup, int groupStride,               \
             int memberStride, const int* mask, float* probs, float* out, int outRowStride, int outPerGroup,         \
             int outGroupStride, int outMemberStride, int heads, int tokens, float scale, unsigned int threshold,    \
