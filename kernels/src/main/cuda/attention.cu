@@ -15,9 +15,10 @@
 // where expf takes about ten: they differ from expf's by a few units in the last place.
 //
 // Threads: a block of 4 warps takes 64 query rows, a warp 16 of them; 3 blocks a multiprocessor in
-// training (168 registers a thread), 4 in evaluation (128, a few bytes spilled). The grid's x is the block of rows,
-// its y the (sequence, head), so that the blocks of one head run at about the same time and find its K
-// and V in L2. Tiles of 64 keys of K (and in the second pass V) go through shared memory, the next one
+// training, 4 in evaluation (168 and 128 registers a thread, a few bytes spilled: with fewer blocks,
+// too little work is in flight to hide the waits). The grid's x is the block of rows, its y the
+// (sequence, head), so that the blocks of one head run at about the same time and find its K and V
+// in L2. Tiles of 64 keys of K (and in the second pass V) go through shared memory, the next one
 // copied in (cp.async) while the warps multiply the current one. mma's fragments fix who holds what: in
 // a warp, lane = 4 g + t; of a 16 x 8 float tile, a lane holds rows g and g + 8, columns 2t and 2t + 1; of
 // a 16 x 16 bf16 A operand, rows g and g + 8, columns 2t, 2t + 1, 2t + 8, 2t + 9; of a 16 x 8 B operand,

@@ -18,7 +18,8 @@ import java.util.function.Consumer;
  * the bf16 copies of Q, K and V: a block of query rows goes through all the keys with its scores and
  * probabilities in registers, so that no {@code [B, H, T, T]} tensor is written but the float
  * probabilities the backward needs.
- * Otherwise, and in the backward, the ops are cuBLAS products and softmax kernels: Q, K and V are
+ *
+ * <p>Otherwise, and in the backward, the ops are cuBLAS products and softmax kernels: Q, K and V are
  * rounded once per op (one pass over the projection that holds all three), dContext once, and the
  * softmax kernels write the probabilities and their gradient as bf16 themselves, so the
  * {@code [B, H, T, T]} tensors the products read are half as large. The float probsDropped and
@@ -35,7 +36,8 @@ final class Bf16Attention {
     private static final Map<Integer, Kernel> TRAINING_FORWARD = Map.of(
             32, new Kernel("attention", "attention_training_forward_32"),
             64, new Kernel("attention", "attention_training_forward_64"));
-    private static final int QUERY_ROWS = 64; // per block of those kernels, 4 warps of 16
+    private static final int QUERY_ROWS = 64;                // per block of those kernels,
+    private static final int THREADS = 32 * QUERY_ROWS / 16; // a warp to 16 of them
 
     private final CudaProducts products;
     private final CudaKernels kernels;
@@ -56,12 +58,15 @@ final class Bf16Attention {
         this.scoreGradients = new Scratch(backend, Buffer.Type.FLOAT32);
     }
 
-    /** {@code Backend.attentionEvaluation}; {@code scores} is left holding Q Kᵀ, not the probabilities (which the doc allows). */
+    /**
+     * {@code Backend.attentionEvaluation}; {@code scores} is left holding Q Kᵀ, not the probabilities
+     * (which the doc allows), or untouched where one kernel takes the heads.
+     */
     void evaluation(CudaBuffer q, CudaBuffer k, CudaBuffer v, MatrixLayout layout, CudaBuffer mask, CudaBuffer out,
                     MatrixLayout outLayout, CudaBuffer scores, int batch, int headCount, int tokens, int headDim, float scale) {
         int rows = batch * headCount * tokens;
         forward(q, k, v, layout, scores, out, outLayout, batch * headCount, tokens, headDim,
-                qkv -> kernels.launch(EVALUATION.get(headDim), blocksOf(tokens), batch * headCount, 2 * QUERY_ROWS, 1,
+                qkv -> kernels.launch(EVALUATION.get(headDim), blocksOf(tokens), batch * headCount, THREADS, 1,
                         qkv[0], qkv[1], qkv[2], layout.rowStride(), layout.perGroup(), layout.groupStride(),
                         layout.memberStride(), mask, out, outLayout.rowStride(), outLayout.perGroup(),
                         outLayout.groupStride(), outLayout.memberStride(), headCount, tokens, scale),
@@ -76,8 +81,8 @@ final class Bf16Attention {
         Philox.checkProbability(p);
         int rows = batch * headCount * tokens;
         forward(q, k, v, layout, probs, out, outLayout, batch * headCount, tokens, headDim,
-                qkv -> kernels.launch(TRAINING_FORWARD.get(headDim), blocksOf(tokens), batch * headCount, 2 * QUERY_ROWS,
-                        1, qkv[0], qkv[1], qkv[2], layout.rowStride(), layout.perGroup(), layout.groupStride(),
+                qkv -> kernels.launch(TRAINING_FORWARD.get(headDim), blocksOf(tokens), batch * headCount, THREADS, 1,
+                        qkv[0], qkv[1], qkv[2], layout.rowStride(), layout.perGroup(), layout.groupStride(),
                         layout.memberStride(), mask, probs, out, outLayout.rowStride(), outLayout.perGroup(),
                         outLayout.groupStride(), outLayout.memberStride(), headCount, tokens, scale,
                         Philox.keepThreshold(p), 1 / (1 - p), seed, stream),
