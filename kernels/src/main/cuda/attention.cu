@@ -89,7 +89,7 @@ __device__ __forceinline__ bool kept(long long i, unsigned int threshold, unsign
     philox_block(c, (i / 32) * 8 + i % 8, seed, stream);
     int w = (int) (i % 32) / 8;
     unsigned int drawn = w == 0 ? c[0] : w == 1 ? c[1] : w == 2 ? c[2] : c[3];
-    return (drawn >> 8) >= threshold;
+    return philox_keeps(drawn, threshold);
 }
 
 // 64 keys of K and V, row by row as in memory; rows past the last key are zeros (not garbage: 0 times
@@ -280,7 +280,7 @@ __device__ void attention_forward(const bf16* q, const bf16* k, const bf16* v, L
 #pragma unroll
                             for (int w = 0; w < 4; w++) {
                                 float& p = s[4 * h + w][2 * r + e];
-                                p = (c[w] >> 8) >= threshold ? p * keepScale : 0.0f;
+                                p = philox_keeps(c[w], threshold) ? p * keepScale : 0.0f;
                             }
                         }
                     }

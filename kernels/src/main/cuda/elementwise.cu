@@ -112,7 +112,7 @@ extern "C" __global__ void dropout(const float* x, float* y, long long n, unsign
         for (int w = 0; w < 4; w++) {
             long long i = first + 8 * w;
             if (i < n) {
-                y[i] = (c[w] >> 8) >= threshold ? x[i] * scale : 0.0f;
+                y[i] = philox_keeps(c[w], threshold) ? x[i] * scale : 0.0f;
             }
         }
     }

@@ -1,5 +1,5 @@
 // The counter-based RNG behind dropout, shared by the kernels that draw its mask (elementwise.cu,
-// softmax.cu). Bit for bit dev.jbert.kernels.Philox. Element i of a dropout takes output word
+// softmax.cu, attention.cu). Bit for bit dev.jbert.kernels.Philox. Element i of a dropout takes output word
 // (i % 32) / 8 of block 8 (i / 32) + i % 8, so the thread that computes one block owns the 4 elements
 // 32 t + j + 8 w (w = 0..3) of tile t = block / 8, j = block % 8; kept when the word's top 24 bits
 // are >= threshold (= ceil(p * 2^24)).
@@ -19,6 +19,11 @@ __device__ __forceinline__ void philox(unsigned int c[4], unsigned int k0, unsig
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
+}
+
+// Whether dropout keeps the element that drew `word`: its top 24 bits against threshold = ceil(p * 2^24).
+__device__ __forceinline__ bool philox_keeps(unsigned int word, unsigned int threshold) {
+    return (word >> 8) >= threshold;
 }
 
 // Block `block` of the dropout mask of (seed, stream): its counter is (block, stream), its key the seed.

@@ -126,7 +126,7 @@ __device__ void softmax_dropout_forward(const float* scores, const int* mask, fl
             if (i >= first && i < end) {
                 float p = e[pass][w] * inverse;
                 probs[i] = p;
-                store(probsDropped, i, (c[w] >> 8) >= threshold ? p * keepScale : 0.0f);
+                store(probsDropped, i, philox_keeps(c[w], threshold) ? p * keepScale : 0.0f);
             }
         }
     }
@@ -200,7 +200,7 @@ __device__ void dropout_softmax_backward(const float* probs, const float* dDropp
             bool inside = i >= first && i < end;
             p[pass][w] = inside ? probs[i] : 0.0f;
             d[pass][w] = inside ? dDropped[i] : 0.0f;
-            kept[pass][w] = (c[w] >> 8) >= threshold ? p[pass][w] * keepScale : 0.0f;
+            kept[pass][w] = philox_keeps(c[w], threshold) ? p[pass][w] * keepScale : 0.0f;
             if (inside) {
                 store(probsDropped, i, kept[pass][w]);
             }

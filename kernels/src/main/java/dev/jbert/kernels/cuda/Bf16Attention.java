@@ -149,15 +149,17 @@ final class Bf16Attention {
 
     /**
      * Whether attention.cu's kernels take these heads, given the device addresses of their bf16 copies:
-     * a head size they are built for, rows of at most 512 tokens, every row of the copies starting on
-     * 16 bytes (they copy 8 bf16 at a time), and no more matrices than a grid's y (65535).
+     * a head size they are built for, rows no longer than the fused softmax kernels take (as every row
+     * {@link CudaBackend} hands here is), every row of the copies starting on 16 bytes (they copy 8 bf16
+     * at a time), and no more matrices than a grid's y (65535).
      */
     private static boolean oneKernelTakes(int headDim, int matrices, int tokens, MatrixLayout layout, long[] copies) {
         boolean aligned = layout.rowStride() % 8 == 0 && layout.groupStride() % 8 == 0 && layout.memberStride() % 8 == 0;
         for (long copy : copies) {
             aligned &= copy % 16 == 0;
         }
-        return aligned && EVALUATION.containsKey(headDim) && tokens <= 512 && matrices <= 65535;
+        return aligned && EVALUATION.containsKey(headDim) && tokens <= CudaBackend.FUSED_SOFTMAX_TOKENS
+                && matrices <= 65535;
     }
 
     private static int blocksOf(int tokens) {

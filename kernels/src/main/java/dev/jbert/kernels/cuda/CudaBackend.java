@@ -67,9 +67,10 @@ public final class CudaBackend implements Backend {
     private static final Kernel DROPOUT_SOFTMAX_BACKWARD = new Kernel("softmax", "attention_dropout_softmax_backward");
     /**
      * The longest row the two fused softmax-and-dropout kernels take (MAX_TOKENS in softmax.cu), and
-     * so bf16 mode's attention, which uses their bf16 twins; longer rows run as separate ops in tf32.
+     * so bf16 mode's attention, which uses their bf16 twins and attention.cu's kernels (MAX_TOKENS
+     * there too); longer rows run as separate ops in tf32.
      */
-    private static final int FUSED_SOFTMAX_TOKENS = 512;
+    static final int FUSED_SOFTMAX_TOKENS = 512;
     private static final Kernel CROSS_ENTROPY_FORWARD = new Kernel("softmax", "cross_entropy_forward");
     private static final Kernel CROSS_ENTROPY_BACKWARD = new Kernel("softmax", "cross_entropy_backward");
     private static final Kernel EMBEDDING_FORWARD = new Kernel("embedding", "embedding_forward");
