@@ -254,7 +254,10 @@ public interface Backend extends AutoCloseable {
     /**
      * The backward of {@link #attentionTrainingForward}: from {@code dContext} (laid out by
      * {@code contextHeads}) and the forward's {@code probs}, writes the gradients of Q, K and V into
-     * {@code dq}, {@code dk} and {@code dv} (laid out by {@code heads}, overwritten). This default
+     * {@code dq}, {@code dk} and {@code dv} (laid out by {@code heads}, overwritten). {@code context} is
+     * that forward's output (laid out as dContext), which a backend may use for the softmax backward's
+     * row sums, {@code sum(probsDropped * dDropped) = dContext · context} row by row, equal up to
+     * rounding; this default does not read it. This default
      * runs five ops: {@code dScores = dContext Vᵀ}, {@link #attentionDropoutSoftmaxBackward} (which
      * draws the dropped probabilities again into {@code probsDropped} and turns dScores into the
      * scores' gradient, in place), {@code dV = probsDroppedᵀ dContext}, {@code dQ = dScores K},
@@ -262,7 +265,7 @@ public interface Backend extends AutoCloseable {
      * [T, T] blocks in cache, leaving {@code dScores} and {@code probsDropped} ([B, H, T, T]) alone.
      */
     default void attentionTrainingBackward(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer probs,
-                                           Buffer dContext, MatrixLayout contextHeads, Buffer dq, Buffer dk, Buffer dv,
+                                           Buffer context, Buffer dContext, MatrixLayout contextHeads, Buffer dq, Buffer dk, Buffer dv,
                                            Buffer dScores, Buffer probsDropped, int batch, int headCount, int tokens,
                                            int headDim, float scale, float p, long seed, long stream) {
         MatrixLayout dense = MatrixLayout.dense(tokens, tokens);

@@ -501,7 +501,7 @@ class BackendOpsTest {
 
         Buffer dContext = h.upload(h.gaussian(batch * tokens * c, 1));
         Buffer dQkv = poisoned(backend, qkv.length()), opsDQkv = backend.allocateFloats(qkv.length());
-        backend.attentionTrainingBackward(q, k, v, inQkv, opsProbs, dContext, inContext, dQkv.slice(0, dQkv.length()),
+        backend.attentionTrainingBackward(q, k, v, inQkv, opsProbs, opsContext, dContext, inContext, dQkv.slice(0, dQkv.length()),
                 dQkv.slice(c, dQkv.length() - c), dQkv.slice(2 * c, dQkv.length() - 2 * c), backend.allocateFloats(square),
                 backend.allocateFloats(square), batch, heads, tokens, headDim, scale, p, seed, stream);
         Buffer dScores = backend.allocateFloats(square);

@@ -315,8 +315,8 @@ public final class BertQa {
             if (fusedTraining()) {
                 // the five ops below, which the backend may run one (sequence, head) at a time in cache
                 backend.attentionTrainingBackward(query(l.qkv()), key(l.qkv()), value(l.qkv()), headsOfQkv(), probs,
-                        a.dContext(), headsOfHidden(), query(a.dQkv()), key(a.dQkv()), value(a.dQkv()), a.dScores(),
-                        a.probsDropped(), b, h, t, d, attentionScale, config.attentionDropout(), dropout.seed(),
+                        l.context(), a.dContext(), headsOfHidden(), query(a.dQkv()), key(a.dQkv()), value(a.dQkv()),
+                        a.dScores(), a.probsDropped(), b, h, t, d, attentionScale, config.attentionDropout(), dropout.seed(),
                         stream(layer, Dropout.ATTENTION_PROBS));
             } else {
                 MatrixLayout scores = MatrixLayout.dense(t, t);

@@ -14,16 +14,17 @@ import java.util.function.Consumer;
  * The fused attention ops of {@code Backend} in bf16 mode (for rows the fused softmax kernels take):
  * the same ops as their defaults, the products multiplying bf16 copies.
  *
- * <p>The two forwards, for heads of 32 or 64 dimensions, are one kernel each ({@code attention.cu}) on
- * the bf16 copies of Q, K and V: a block of query rows goes through all the keys with its scores and
- * probabilities in registers, so that no {@code [B, H, T, T]} tensor is written but the float
- * probabilities the backward needs.
+ * <p>For heads of 32 or 64 dimensions, each op is one kernel of {@code attention.cu} on bf16 copies of
+ * Q, K and V (and dContext), where a block of query rows goes through all the keys with its [rows, keys]
+ * tiles in registers. The two forwards write no {@code [B, H, T, T]} tensor but the float probabilities
+ * the backward needs. The backward's kernel reads those, and writes dQ and the bf16 dropped
+ * probabilities and score gradients that the cuBLAS products dV and dK read.
  *
- * <p>Otherwise, and in the backward, the ops are cuBLAS products and softmax kernels: Q, K and V are
- * rounded once per op (one pass over the projection that holds all three), dContext once, and the
- * softmax kernels write the probabilities and their gradient as bf16 themselves, so the
- * {@code [B, H, T, T]} tensors the products read are half as large. The float probsDropped and
- * dScores are left alone. {@link CudaBackend} checks the buffers' types before it hands them here.
+ * <p>Otherwise the ops are cuBLAS products and softmax kernels: Q, K and V are rounded once per op (one
+ * pass over the projection that holds all three), dContext once, and the softmax kernels write the
+ * probabilities and their gradient as bf16 themselves, so the {@code [B, H, T, T]} tensors the products
+ * read are half as large. Either way the float probsDropped is left alone, and dScores is at most
+ * scratch. {@link CudaBackend} checks the buffers' types before it hands them here.
  */
 final class Bf16Attention {
     // softmax.cu's kernels that write bf16
@@ -36,6 +37,9 @@ final class Bf16Attention {
     private static final Map<Integer, Kernel> TRAINING_FORWARD = Map.of(
             32, new Kernel("attention", "attention_training_forward_32"),
             64, new Kernel("attention", "attention_training_forward_64"));
+    private static final Map<Integer, Kernel> TRAINING_BACKWARD = Map.of(
+            32, new Kernel("attention", "attention_training_backward_32"),
+            64, new Kernel("attention", "attention_training_backward_64"));
     private static final int QUERY_ROWS = 64;                // per block of those kernels,
     private static final int THREADS = 32 * QUERY_ROWS / 16; // a warp to 16 of them
 
@@ -106,7 +110,7 @@ final class Bf16Attention {
         ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, q, layout, k, layout, scores, dense, matrices);
         ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, scores, dense, v, layout, out, outLayout, matrices);
         long[] qkv = rounded(layout, matrices, tokens, headDim, q, k, v);
-        if (oneKernelTakes(headDim, matrices, tokens, layout, qkv)) {
+        if (oneKernelTakes(headDim, matrices, tokens, qkv, layout)) {
             inOneKernel.accept(qkv);
             return;
         }
@@ -118,43 +122,57 @@ final class Bf16Attention {
                 outLayout, matrices, true);
     }
 
-    /** {@code Backend.attentionTrainingBackward}, leaving probsDropped alone and dScores holding dDropped. */
+    /**
+     * {@code Backend.attentionTrainingBackward}, leaving probsDropped alone and dScores holding dDropped or
+     * (where one kernel takes the heads) untouched.
+     */
     void trainingBackward(CudaBuffer q, CudaBuffer k, CudaBuffer v, MatrixLayout layout, CudaBuffer probs,
-                          CudaBuffer dOut, MatrixLayout outLayout, CudaBuffer dq, CudaBuffer dk, CudaBuffer dv,
-                          CudaBuffer dScores, int batch, int headCount, int tokens, int headDim, float scale,
+                          CudaBuffer out, CudaBuffer dOut, MatrixLayout outLayout, CudaBuffer dq, CudaBuffer dk,
+                          CudaBuffer dv, CudaBuffer dScores, int batch, int headCount, int tokens, int headDim, float scale,
                           float p, long seed, long stream) {
         Philox.checkProbability(p);
         int matrices = batch * headCount, rows = matrices * tokens, square = rows * tokens;
         MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
+        ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, dScores, dense, v, layout, out, outLayout, matrices);
         ArgumentChecks.batchedGemm(false, true, tokens, tokens, headDim, dOut, outLayout, v, layout, dScores, dense, matrices);
         ArgumentChecks.batchedGemm(true, false, tokens, headDim, tokens, dScores, dense, dOut, outLayout, dv, layout, matrices);
         ArgumentChecks.batchedGemm(false, false, tokens, headDim, tokens, dScores, dense, k, layout, dq, layout, matrices);
         ArgumentChecks.batchedGemm(true, false, tokens, headDim, tokens, dScores, dense, q, layout, dk, layout, matrices);
         long[] qkv = rounded(layout, matrices, tokens, headDim, q, k, v);
         long dc = products.roundedToBf16(dOut.slice(0, (int) outLayout.end(matrices, tokens, headDim)), context).address;
-        // dDropped [T, T] = dContext Vᵀ, in float for the softmax backward, which writes bf16 copies of
-        // probsDropped (for dV) and dScores (for dQ and dK)
-        products.multiply(false, true, tokens, tokens, headDim, 1, dc, outLayout, qkv[2], layout, 0, dScores.address,
-                dense, matrices, true);
+        // bf16 copies of probsDropped (for dV) and dScores (for dQ and dK)
         CudaBuffer dropped = probabilities.get((square + 1) / 2), gradients = scoreGradients.get((square + 1) / 2);
-        kernels.launch(DROPOUT_SOFTMAX_BACKWARD, CudaBackend.rowGrid(rows), 1, 32, CudaBackend.ROWS_PER_BLOCK, probs,
-                dScores, dropped, gradients, rows, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p), seed, stream);
+        if (oneKernelTakes(headDim, matrices, tokens, new long[] {qkv[0], qkv[1], qkv[2], dc}, layout, outLayout)) {
+            kernels.launch(TRAINING_BACKWARD.get(headDim), blocksOf(tokens), matrices, THREADS, 1, dc, dOut, out,
+                    outLayout.rowStride(), outLayout.perGroup(), outLayout.groupStride(), outLayout.memberStride(),
+                    qkv[1], qkv[2], layout.rowStride(), layout.perGroup(), layout.groupStride(), layout.memberStride(),
+                    probs, dropped, gradients, dq, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p), seed, stream);
+        } else {
+            // dDropped [T, T] = dContext Vᵀ, in float for the softmax backward, which writes the bf16 copies
+            products.multiply(false, true, tokens, tokens, headDim, 1, dc, outLayout, qkv[2], layout, 0,
+                    dScores.address, dense, matrices, true);
+            kernels.launch(DROPOUT_SOFTMAX_BACKWARD, CudaBackend.rowGrid(rows), 1, 32, CudaBackend.ROWS_PER_BLOCK, probs,
+                    dScores, dropped, gradients, rows, tokens, scale, Philox.keepThreshold(p), 1 / (1 - p), seed, stream);
+            products.multiply(false, false, tokens, headDim, tokens, 1, gradients.address, dense, qkv[1], layout, 0,
+                    dq.address, layout, matrices, true);
+        }
         products.multiply(true, false, tokens, headDim, tokens, 1, dropped.address, dense, dc, outLayout, 0, dv.address,
                 layout, matrices, true);
-        products.multiply(false, false, tokens, headDim, tokens, 1, gradients.address, dense, qkv[1], layout, 0,
-                dq.address, layout, matrices, true);
         products.multiply(true, false, tokens, headDim, tokens, 1, gradients.address, dense, qkv[0], layout, 0,
                 dk.address, layout, matrices, true);
     }
 
     /**
-     * Whether attention.cu's kernels take these heads, given the device addresses of their bf16 copies:
-     * a head size they are built for, rows no longer than the fused softmax kernels take (as every row
-     * {@link CudaBackend} hands here is), every row of the copies starting on 16 bytes (they copy 8 bf16
-     * at a time), and no more matrices than a grid's y (65535).
+     * Whether attention.cu's kernels take these heads, given the device addresses of the bf16 copies they
+     * read and the layouts of those: a head size they are built for, rows no longer than the fused softmax
+     * kernels take (as every row {@link CudaBackend} hands here is), every row of the copies starting on
+     * 16 bytes (they copy 8 bf16 at a time), and no more matrices than a grid's y (65535).
      */
-    private static boolean oneKernelTakes(int headDim, int matrices, int tokens, MatrixLayout layout, long[] copies) {
-        boolean aligned = layout.rowStride() % 8 == 0 && layout.groupStride() % 8 == 0 && layout.memberStride() % 8 == 0;
+    private static boolean oneKernelTakes(int headDim, int matrices, int tokens, long[] copies, MatrixLayout... layouts) {
+        boolean aligned = true;
+        for (MatrixLayout layout : layouts) {
+            aligned &= layout.rowStride() % 8 == 0 && layout.groupStride() % 8 == 0 && layout.memberStride() % 8 == 0;
+        }
         for (long copy : copies) {
             aligned &= copy % 16 == 0;
         }

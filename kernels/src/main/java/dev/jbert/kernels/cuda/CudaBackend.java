@@ -606,18 +606,19 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void attentionTrainingBackward(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer probs,
-                                          Buffer dContext, MatrixLayout contextHeads, Buffer dq, Buffer dk, Buffer dv,
-                                          Buffer dScores, Buffer probsDropped, int batch, int headCount, int tokens,
-                                          int headDim, float scale, float p, long seed, long stream) {
+                                          Buffer context, Buffer dContext, MatrixLayout contextHeads, Buffer dq,
+                                          Buffer dk, Buffer dv, Buffer dScores, Buffer probsDropped, int batch,
+                                          int headCount, int tokens, int headDim, float scale, float p, long seed,
+                                          long stream) {
         if (!attentionInBf16(tokens)) {
-            Backend.super.attentionTrainingBackward(q, k, v, heads, probs, dContext, contextHeads, dq, dk, dv, dScores,
-                    probsDropped, batch, headCount, tokens, headDim, scale, p, seed, stream);
+            Backend.super.attentionTrainingBackward(q, k, v, heads, probs, context, dContext, contextHeads, dq, dk, dv,
+                    dScores, probsDropped, batch, headCount, tokens, headDim, scale, p, seed, stream);
             return;
         }
         int square = batch * headCount * tokens * tokens;
         bf16Attention.trainingBackward(floats(q, -1, "q"), floats(k, -1, "k"), floats(v, -1, "v"), heads,
-                floats(probs, square, "probs"), floats(dContext, -1, "dContext"), contextHeads, floats(dq, -1, "dq"),
-                floats(dk, -1, "dk"), floats(dv, -1, "dv"), floats(dScores, square, "dScores"), batch, headCount, tokens,
+                floats(probs, square, "probs"), floats(context, -1, "context"), floats(dContext, -1, "dContext"),
+                contextHeads, floats(dq, -1, "dq"), floats(dk, -1, "dk"), floats(dv, -1, "dv"), floats(dScores, square, "dScores"), batch, headCount, tokens,
                 headDim, scale, p, seed, stream);
         afterOp("attentionTrainingBackward");
     }
