@@ -81,22 +81,74 @@ extern "C" __global__ void swap_middle_axes(const float* x, float* y, int d0, in
     }
 }
 
-// y = x * Phi(x), Phi the standard normal CDF (the erf form, not the tanh approximation); y may alias x
-extern "C" __global__ void gelu_forward(const float* x, float* y, long long n) {
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-        float v = x[i];
-        y[i] = v * 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+// For every i < n, one(i); where `fours` (every operand 16-byte aligned), four(j) takes elements 4j to
+// 4j + 3 as one float4 each, and one(i) only the last n % 4. A grid-stride loop either way: 16-byte
+// accesses keep more bytes in flight per thread than 4-byte ones (the GELU kernels ran at 68-74% of a
+// device copy's bandwidth with one float a thread).
+template <typename One, typename Four>
+__device__ __forceinline__ void for_each_element(long long n, bool fours, One one, Four four) {
+    long long first = blockIdx.x * (long long) blockDim.x + threadIdx.x, stride = (long long) gridDim.x * blockDim.x;
+    long long oneFrom = 0;
+    if (fours) {
+        for (long long j = first; j < n / 4; j += stride) {
+            four(j);
+        }
+        oneFrom = n / 4 * 4;
+    }
+    for (long long i = oneFrom + first; i < n; i += stride) {
+        one(i);
     }
 }
 
-// dx = dy * (Phi(x) + x phi(x)), phi the standard normal density; dx may alias dy
+__device__ __forceinline__ bool aligned16(const void* a, const void* b, const void* c = nullptr,
+                                          const void* d = nullptr) {
+    return (((unsigned long long) a | (unsigned long long) b | (unsigned long long) c | (unsigned long long) d) & 15) == 0;
+}
+
+// x Phi(x), Phi the standard normal CDF (the erf form, not the tanh approximation)
+__device__ __forceinline__ float gelu(float v) {
+    return v * 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+}
+
+// its derivative, Phi(x) + x phi(x), phi the standard normal density
+__device__ __forceinline__ float gelu_slope(float v) {
+    float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+    float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
+    return cdf + v * pdf;
+}
+
+// y = gelu(x); y may alias x
+extern "C" __global__ void gelu_forward(const float* x, float* y, long long n) {
+    for_each_element(n, aligned16(x, y), [&](long long i) { y[i] = gelu(x[i]); }, [&](long long j) {
+        float4 v = reinterpret_cast<const float4*>(x)[j];
+        reinterpret_cast<float4*>(y)[j] = make_float4(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w));
+    });
+}
+
+// dx = dy gelu'(x); dx may alias dy
 extern "C" __global__ void gelu_backward(const float* x, const float* dy, float* dx, long long n) {
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+    for_each_element(n, aligned16(x, dy, dx), [&](long long i) { dx[i] = dy[i] * gelu_slope(x[i]); },
+                     [&](long long j) {
+        float4 v = reinterpret_cast<const float4*>(x)[j], d = reinterpret_cast<const float4*>(dy)[j];
+        reinterpret_cast<float4*>(dx)[j] = make_float4(d.x * gelu_slope(v.x), d.y * gelu_slope(v.y),
+                                                       d.z * gelu_slope(v.z), d.w * gelu_slope(v.w));
+    });
+}
+
+// Both at once, as the model's backward needs them (the FFN's GELU output for its second Linear's
+// weight gradient, recomputed, and the gradient through it): x and dy read once, erf computed once. The
+// same expressions as the two kernels above, so the same bits. dx may alias dy; y aliases neither.
+extern "C" __global__ void gelu_forward_backward(const float* x, float* y, const float* dy, float* dx, long long n) {
+    for_each_element(n, aligned16(x, y, dy, dx), [&](long long i) {
         float v = x[i];
-        float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
-        float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
-        dx[i] = dy[i] * (cdf + v * pdf);
-    }
+        y[i] = gelu(v);
+        dx[i] = dy[i] * gelu_slope(v);
+    }, [&](long long j) {
+        float4 v = reinterpret_cast<const float4*>(x)[j], d = reinterpret_cast<const float4*>(dy)[j];
+        reinterpret_cast<float4*>(y)[j] = make_float4(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w));
+        reinterpret_cast<float4*>(dx)[j] = make_float4(d.x * gelu_slope(v.x), d.y * gelu_slope(v.y),
+                                                       d.z * gelu_slope(v.z), d.w * gelu_slope(v.w));
+    });
 }
 
 // Inverted dropout with the mask of dev.jbert.kernels.Philox (see philox.cuh): one thread computes one

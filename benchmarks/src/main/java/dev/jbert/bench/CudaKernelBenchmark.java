@@ -167,6 +167,8 @@ public final class CudaKernelBenchmark {
         double copyFfn = report(backend, "copy (ffn)", ffn, 8, 0, () -> backend.copy(u, v));
         report(backend, "gelu forward", ffn, 8, copyFfn, () -> backend.geluForward(u, v));
         report(backend, "gelu backward", ffn, 12, copyFfn, () -> backend.geluBackward(u, du, v));
+        Buffer w = backend.allocateFloats(ffn);
+        report(backend, "gelu forward+backward", ffn, 16, copyFfn, () -> backend.geluForwardAndBackward(u, w, du, v));
         Buffer ffnBias = random(backend, FFN);
         report(backend, "addBias", ffn, 8, copyFfn, () -> backend.addBias(v, ffnBias, TOKENS, FFN));
         report(backend, "biasBackward", ffn, 4, copyFfn, () -> backend.biasBackward(du, ffnBias, TOKENS, FFN));

@@ -50,6 +50,7 @@ public final class CudaBackend implements Backend {
     private static final Kernel SWAP_MIDDLE_AXES = new Kernel("elementwise", "swap_middle_axes");
     private static final Kernel GELU_FORWARD = new Kernel("elementwise", "gelu_forward");
     private static final Kernel GELU_BACKWARD = new Kernel("elementwise", "gelu_backward");
+    private static final Kernel GELU_FORWARD_BACKWARD = new Kernel("elementwise", "gelu_forward_backward");
     private static final Kernel DROPOUT = new Kernel("elementwise", "dropout");
     private static final Kernel LAYER_NORM_FORWARD = new Kernel("normalization", "layer_norm_forward");
     private static final Kernel LAYER_NORM_BACKWARD = new Kernel("normalization", "layer_norm_backward");
@@ -425,6 +426,15 @@ public final class CudaBackend implements Backend {
         kernels.launch(GELU_BACKWARD, grid(cx.length()), 1, THREADS, 1, cx, floats(dy, cx.length(), "dy"),
                 floats(dx, cx.length(), "dx"), (long) cx.length());
         afterOp("geluBackward");
+    }
+
+    /** One pass: x and dy read once, erf computed once (see {@link Backend#geluForwardAndBackward}). */
+    @Override
+    public void geluForwardAndBackward(Buffer x, Buffer y, Buffer dy, Buffer dx) {
+        CudaBuffer cx = floats(x, -1, "x");
+        kernels.launch(GELU_FORWARD_BACKWARD, grid(cx.length()), 1, THREADS, 1, cx, floats(y, cx.length(), "y"),
+                floats(dy, cx.length(), "dy"), floats(dx, cx.length(), "dx"), (long) cx.length());
+        afterOp("geluForwardAndBackward");
     }
 
     @Override
