@@ -257,17 +257,18 @@ public interface Backend extends AutoCloseable {
      * {@code dq}, {@code dk} and {@code dv} (laid out by {@code heads}, overwritten). {@code context} is
      * that forward's output (laid out as dContext), which a backend may use for the softmax backward's
      * row sums, {@code sum(probsDropped * dDropped) = dContext · context} row by row, equal up to
-     * rounding; this default does not read it. This default
-     * runs five ops: {@code dScores = dContext Vᵀ}, {@link #attentionDropoutSoftmaxBackward} (which
-     * draws the dropped probabilities again into {@code probsDropped} and turns dScores into the
-     * scores' gradient, in place), {@code dV = probsDroppedᵀ dContext}, {@code dQ = dScores K},
-     * {@code dK = dScoresᵀ Q}; a backend may instead take one (sequence, head) at a time with its
-     * [T, T] blocks in cache, leaving {@code dScores} and {@code probsDropped} ([B, H, T, T]) alone.
+     * rounding (this default does not read it). This default runs five ops:
+     * {@code dScores = dContext Vᵀ}, {@link #attentionDropoutSoftmaxBackward} (which draws the dropped
+     * probabilities again into {@code probsDropped} and turns dScores into the scores' gradient, in
+     * place), {@code dV = probsDroppedᵀ dContext}, {@code dQ = dScores K}, {@code dK = dScoresᵀ Q}; a
+     * backend may instead take one (sequence, head) at a time with its [T, T] blocks in cache, leaving
+     * {@code dScores} and {@code probsDropped} ([B, H, T, T]) alone.
      */
     default void attentionTrainingBackward(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer probs,
-                                           Buffer context, Buffer dContext, MatrixLayout contextHeads, Buffer dq, Buffer dk, Buffer dv,
-                                           Buffer dScores, Buffer probsDropped, int batch, int headCount, int tokens,
-                                           int headDim, float scale, float p, long seed, long stream) {
+                                           Buffer context, Buffer dContext, MatrixLayout contextHeads, Buffer dq,
+                                           Buffer dk, Buffer dv, Buffer dScores, Buffer probsDropped, int batch,
+                                           int headCount, int tokens, int headDim, float scale, float p, long seed,
+                                           long stream) {
         MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
         int matrices = batch * headCount;
         gemmBatched(false, true, tokens, tokens, headDim, 1, dContext, contextHeads, v, heads, 0, dScores, dense, matrices);

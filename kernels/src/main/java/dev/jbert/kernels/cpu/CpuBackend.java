@@ -304,9 +304,10 @@ public final class CpuBackend implements Backend {
      */
     @Override
     public void attentionTrainingBackward(Buffer q, Buffer k, Buffer v, MatrixLayout heads, Buffer probs,
-                                          Buffer context, Buffer dContext, MatrixLayout contextHeads, Buffer dq, Buffer dk, Buffer dv,
-                                          Buffer dScores, Buffer probsDropped, int batch, int headCount, int tokens,
-                                          int headDim, float scale, float p, long seed, long stream) {
+                                          Buffer context, Buffer dContext, MatrixLayout contextHeads, Buffer dq,
+                                          Buffer dk, Buffer dv, Buffer dScores, Buffer probsDropped, int batch,
+                                          int headCount, int tokens, int headDim, float scale, float p, long seed,
+                                          long stream) {
         Philox.checkProbability(p);
         int matrices = batch * headCount, square = tokens * tokens;
         MatrixLayout dense = MatrixLayout.dense(tokens, tokens);
