@@ -124,9 +124,10 @@ public final class CudaKernelBenchmark {
                 batch, HEADS, SEQUENCE, HEAD_DIM, scale));
         double forward = time(backend, () -> backend.attentionTrainingForward(q, k, v, inQkv, mask, probs, dropped, context,
                 inContext, batch, HEADS, SEQUENCE, HEAD_DIM, scale, 0.1f, 42, 7));
-        double backward = time(backend, () -> backend.attentionTrainingBackward(q, k, v, inQkv, probs, context, dContext, inContext,
-                dQkv.slice(0, dQkv.length()), dQkv.slice(c, dQkv.length() - c), dQkv.slice(2 * c, dQkv.length() - 2 * c),
-                dScores, dropped, batch, HEADS, SEQUENCE, HEAD_DIM, scale, 0.1f, 42, 7));
+        double backward = time(backend, () -> backend.attentionTrainingBackward(q, k, v, inQkv, probs, context, dContext,
+                inContext, dQkv.slice(0, dQkv.length()), dQkv.slice(c, dQkv.length() - c),
+                dQkv.slice(2 * c, dQkv.length() - 2 * c), dScores, dropped, batch, HEADS, SEQUENCE, HEAD_DIM, scale, 0.1f,
+                42, 7));
         System.out.printf("%-14s %8s %8s %8s %10s %10s %10s%n", "attention", "B x H", "T", "D", "ms", "", "TFLOP/s");
         String[] names = {"evaluation", "training fwd", "training bwd"};
         double[] seconds = {evaluation, forward, backward};

@@ -501,9 +501,10 @@ class BackendOpsTest {
 
         Buffer dContext = h.upload(h.gaussian(batch * tokens * c, 1));
         Buffer dQkv = poisoned(backend, qkv.length()), opsDQkv = backend.allocateFloats(qkv.length());
-        backend.attentionTrainingBackward(q, k, v, inQkv, opsProbs, opsContext, dContext, inContext, dQkv.slice(0, dQkv.length()),
-                dQkv.slice(c, dQkv.length() - c), dQkv.slice(2 * c, dQkv.length() - 2 * c), backend.allocateFloats(square),
-                backend.allocateFloats(square), batch, heads, tokens, headDim, scale, p, seed, stream);
+        backend.attentionTrainingBackward(q, k, v, inQkv, opsProbs, opsContext, dContext, inContext,
+                dQkv.slice(0, dQkv.length()), dQkv.slice(c, dQkv.length() - c), dQkv.slice(2 * c, dQkv.length() - 2 * c),
+                backend.allocateFloats(square), backend.allocateFloats(square), batch, heads, tokens, headDim, scale, p,
+                seed, stream);
         Buffer dScores = backend.allocateFloats(square);
         backend.gemmBatched(false, true, tokens, tokens, headDim, 1, dContext, inContext, v, inQkv, 0, dScores, dense, matrices);
         backend.attentionDropoutSoftmaxBackward(opsProbs, dScores, opsDropped, dScores, batch, heads, tokens, scale, p, seed, stream);

@@ -316,8 +316,8 @@ public final class BertQa {
                 // the five ops below, which the backend may run one (sequence, head) at a time in cache
                 backend.attentionTrainingBackward(query(l.qkv()), key(l.qkv()), value(l.qkv()), headsOfQkv(), probs,
                         l.context(), a.dContext(), headsOfHidden(), query(a.dQkv()), key(a.dQkv()), value(a.dQkv()),
-                        a.dScores(), a.probsDropped(), b, h, t, d, attentionScale, config.attentionDropout(), dropout.seed(),
-                        stream(layer, Dropout.ATTENTION_PROBS));
+                        a.dScores(), a.probsDropped(), b, h, t, d, attentionScale, config.attentionDropout(),
+                        dropout.seed(), stream(layer, Dropout.ATTENTION_PROBS));
             } else {
                 MatrixLayout scores = MatrixLayout.dense(t, t);
                 backend.gemmBatched(false, true, t, t, d, 1, a.dContext(), headsOfHidden(), value(l.qkv()), headsOfQkv(),

@@ -140,7 +140,10 @@ public final class Gemm {
         /** Two B blocks: the tiles read one while the next is packed into the other. */
         final float[][] blocksB = {blockB(), blockB()};
         final float[] tile = new float[MR * NR];
-        /** op(A)'s panels (see GemmPacking.packAPlain and packATransposed), each for one k block: grown to the largest m * kc. */
+        /**
+         * op(A)'s panels (see GemmPacking.packAPlain and packATransposed), each for one k block: grown to
+         * the largest m * kc.
+         */
         final float[][] panels = {new float[0], new float[0]};
 
         /** One B block, with room to start it on a cache line. */

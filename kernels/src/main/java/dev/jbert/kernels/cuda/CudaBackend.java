@@ -628,8 +628,8 @@ public final class CudaBackend implements Backend {
         int square = batch * headCount * tokens * tokens;
         bf16Attention.trainingBackward(floats(q, -1, "q"), floats(k, -1, "k"), floats(v, -1, "v"), heads,
                 floats(probs, square, "probs"), floats(context, -1, "context"), floats(dContext, -1, "dContext"),
-                contextHeads, floats(dq, -1, "dq"), floats(dk, -1, "dk"), floats(dv, -1, "dv"), floats(dScores, square, "dScores"), batch, headCount, tokens,
-                headDim, scale, p, seed, stream);
+                contextHeads, floats(dq, -1, "dq"), floats(dk, -1, "dk"), floats(dv, -1, "dv"),
+                floats(dScores, square, "dScores"), batch, headCount, tokens, headDim, scale, p, seed, stream);
         afterOp("attentionTrainingBackward");
     }
 
