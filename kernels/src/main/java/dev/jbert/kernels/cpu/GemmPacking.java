@@ -31,15 +31,21 @@ import jdk.incubator.vector.VectorMask;
 final class GemmPacking {
     /**
      * A pass of {@code alongRows}: the steps of every sliver in its range that it packs before moving
-     * on to the next steps. 16 steps, or fewer where the range is wide, so that a pass's rows (touched
-     * first, see {@link #touchRows}) take at most PASS_FLOATS, half of a 48 KiB L1: a transposed A
-     * packed whole-width (768 to 3072 floats a row) goes 8 to 2 steps at a time. Measured on the
-     * attention output's weight gradient (768 x 768 x 3072): 2, 4, 8 and 16 steps a pass within 1%
-     * of each other by median calls (16 had a slower tail in one of two runs); 2, 8 and 16 likewise
-     * on the FFN-up's (3072 rows).
+     * on to the next steps. Its rows (touched first, see {@link #touchRows}) are read from L2: 32
+     * rows of a transposed A packed whole-width are 96 to 384 KiB (768 to 3072 floats a row). Why so
+     * many, when rows that fit in L1 would be read faster: a pass writes each sliver one run of its
+     * steps, and the run should be whole cache lines. At 2 steps a pass, what half of L1 allowed for a
+     * 2304-wide A, each sliver got 24 floats (1.5 lines) a pass, and the panel (7 MiB, past L2) had
+     * its lines written in pieces, one pass after another. Measured (one thread, packing one 768-step
+     * block of a transposed A, pass sizes interleaved call by call, medians of 200 calls, source
+     * evicted before each): 2304 wide 0.50-0.56 -> 0.31-0.34 ns a float, 3072 wide 0.55 -> 0.40, 768 wide (8
+     * steps a pass before) 0.50 -> 0.34; 16 and 64 steps slower than 32 at 768 and 2304 wide. Whole
+     * weight gradients (2 threads, old and new builds alternating in one JVM against OpenBLAS): +0% to
+     * +3% by median calls, +1% to +2% by mean calls ({@code
+     * benchmarks/results/Gemm-probes-2026-11-28-0700.txt}, which also shows packing to be what these
+     * GEMMs lose to OpenBLAS: 8-11% of a call, while the tiles alone keep pace with it).
      */
-    private static final int STEPS_PER_PASS = 16;
-    private static final int PASS_FLOATS = 6144;
+    private static final int STEPS_PER_PASS = 32;
     /**
      * Steps of a sliver that {@code acrossRows} touches and then transposes or gathers before moving
      * on (measured when it only gathered): 128 steps
@@ -133,9 +139,8 @@ final class GemmPacking {
     private static void alongRows(float[] src, int at, int ld, int p0, int kc, int qFrom, int qTo, int first, int end,
                                   int size, int width, float[] dst, int dstAt) {
         int stride = stride(width, kc), vectors = Math.ceilDiv(width, LANES);
-        int stepsPerPass = Math.clamp(PASS_FLOATS / Math.max(1, end - first), 1, STEPS_PER_PASS);
-        for (int q = qFrom; q < qTo; q += stepsPerPass) {
-            int qEnd = Math.min(qTo, q + stepsPerPass);
+        for (int q = qFrom; q < qTo; q += STEPS_PER_PASS) {
+            int qEnd = Math.min(qTo, q + STEPS_PER_PASS);
             touchRows(src, at + first, ld, p0 + q, qEnd - q, end - first);  // this pass's rows
             // the steps written with whole vectors: when width is not a multiple of LANES, the last
             // vector of a step spills into the next step, which must not belong to another range
