@@ -131,7 +131,7 @@ final class GemmPacking {
      * steps p0+qFrom .. p0+qTo of the block's p0 .. p0+kc, when the source holds each step as a row:
      * step p of position j is {@code src[at + p * ld + j]} (a transposed A, a plain B). It goes a
      * pass of steps at a time (see STEPS_PER_PASS) across all slivers: each sliver then gets a
-     * contiguous run of writes, and the rows being read stay in L1 from one sliver to the next.
+     * contiguous run of writes, and the rows being read stay in cache from one sliver to the next.
      * (Sliver by sliver over all kc steps, the reads would stride through kc rows ld floats apart,
      * which map to a few L1 sets and evict each other before the next sliver's turn: the TN
      * weight-gradient GEMMs ran 13-32% slower that way.)
