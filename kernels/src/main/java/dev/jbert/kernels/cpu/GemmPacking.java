@@ -36,14 +36,15 @@ final class GemmPacking {
      * many, when rows that fit in L1 would be read faster: a pass writes each sliver one run of its
      * steps, and the run should be whole cache lines. At 2 steps a pass, what half of L1 allowed for a
      * 2304-wide A, each sliver got 24 floats (1.5 lines) a pass, and the panel (7 MiB, past L2) had
-     * its lines written in pieces, one pass after another. Measured (one thread, packing one 768-step
-     * block of a transposed A, pass sizes interleaved call by call, medians of 200 calls, source
-     * evicted before each): 2304 wide 0.50-0.56 -> 0.31-0.34 ns a float, 3072 wide 0.55 -> 0.40, 768 wide (8
-     * steps a pass before) 0.50 -> 0.34; 16 and 64 steps slower than 32 at 768 and 2304 wide. Whole
-     * weight gradients (2 threads, old and new builds alternating in one JVM against OpenBLAS): +0% to
-     * +3% by median calls, +1% to +2% by mean calls ({@code
-     * benchmarks/results/Gemm-probes-2026-11-28-0700.txt}, which also shows packing to be what these
-     * GEMMs lose to OpenBLAS: 8-11% of a call, while the tiles alone keep pace with it).
+     * its lines written in pieces, one pass after another. Measured (one thread, packing one
+     * 768-step block of a transposed A, pass sizes interleaved call by call, medians of 200 calls,
+     * source evicted before each): 2304 wide 0.50-0.56 -> 0.31-0.34 ns a float, 3072 wide 0.55 ->
+     * 0.40, 768 wide (8 steps a pass before) 0.50 -> 0.34; 16 and 64 steps slower than 32 at 768
+     * and 2304 wide. A plain B's sliver (32 wide, 16 steps a pass before) packs as fast either way.
+     * Whole weight gradients (2 threads, old and new builds alternating in one JVM against
+     * OpenBLAS): +0% to +3% by median calls, +1% to +2% by mean calls ({@code
+     * benchmarks/results/Gemm-probes-2026-11-28-0700.txt}, which also shows packing to be what
+     * these GEMMs lose to OpenBLAS: 8-11% of a call, while the tiles alone keep pace with it).
      */
     private static final int STEPS_PER_PASS = 32;
     /**
