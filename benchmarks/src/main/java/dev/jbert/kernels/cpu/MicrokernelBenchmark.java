@@ -36,7 +36,8 @@ import org.openjdk.jmh.util.Statistics;
  *   operands = block  the same at the GEMM's own depth, kc = Gemm.KC (768 with a 48 KiB L1): fewer
  *                     write-backs of the tile per flop, a B block of 768 KiB
  * </pre>
- * All write their tiles to one small C kept in cache and pack nothing, so what is left between
+ * Each in both layouts of the A sliver ({@code layout}: by steps, a transposed A's; by rows, a plain
+ * A's; see {@link GemmKernel}). All write their tiles to one small C kept in cache and pack nothing, so what is left between
  * {@code block} and a whole GEMM's macro kernel is C's traffic, and between that and the GEMM, packing.
  * {@code fmaPeak} is {@link PeakFlopsBenchmark}'s register-bound loop on this one thread.
  *
@@ -56,7 +57,11 @@ public class MicrokernelBenchmark {
     @Param({"l1", "l2", "block"})
     String operands;
 
-    int kc, aSlivers, bSlivers;
+    @Param({"steps", "rows"})
+    String layout;
+
+    int kc, aSlivers, bSlivers, strideA;
+    boolean byRows;
     float[] panelA;
     float[] blockB;
     int blockAt;  // its first element on a cache line, as Gemm reads it
@@ -69,8 +74,10 @@ public class MicrokernelBenchmark {
         kc = depth(operands);
         aSlivers = inL1 ? 1 : Gemm.MC / MR;
         bSlivers = inL1 ? 1 : Gemm.NC / NR;
+        byRows = layout.equals("rows");
+        strideA = byRows ? GemmPacking.rowsStride(MR) : GemmPacking.stride(MR, kc);
         SplittableRandom random = new SplittableRandom(1);
-        panelA = new float[aSlivers * GemmPacking.stride(MR, kc)];
+        panelA = new float[aSlivers * strideA];
         for (int i = 0; i < panelA.length; i++) {
             panelA[i] = (float) random.nextDouble(-1, 1);
         }
@@ -89,10 +96,10 @@ public class MicrokernelBenchmark {
     /** One op: TILES tiles, A sliver by A sliver, each across all B slivers of the block. */
     @Benchmark
     public float[] tiles() {
-        int strideA = GemmPacking.stride(MR, kc), strideB = GemmPacking.stride(NR, kc);
+        int strideB = GemmPacking.stride(NR, kc);
         for (int t = 0; t < TILES; t++) {
             int r = t / bSlivers % aSlivers, s = t % bSlivers;
-            GemmKernel.tile(kc, panelA, r * strideA, blockB, blockAt + s * strideB, c, 0, NR, MR, NR, 1f, 0f, tile,
+            GemmKernel.tile(kc, panelA, r * strideA, byRows, blockB, blockAt + s * strideB, c, 0, NR, MR, NR, 1f, 0f, tile,
                     r * strideA);  // nothing to fetch: the touches read the sliver itself, as Gemm's for a panel in L2
         }
         return c;
@@ -108,24 +115,31 @@ public class MicrokernelBenchmark {
         Collection<RunResult> results = JmhRuns.run(args, MicrokernelBenchmark.class);
         System.out.println();
         System.out.println("# one thread; GFLOP/s of the fastest and of the median call, the kernel's and fmaPeak's (run beside it, same param)");
-        System.out.printf("%-9s %-30s %8s %8s %8s %8s %8s %8s%n", "operands", "what", "best", "peak", "of peak", "median", "peak", "of peak");
+        System.out.printf("%-9s %-6s %-34s %8s %8s %8s %8s %8s %8s%n", "operands", "layout", "what", "best", "peak",
+                "of peak", "median", "peak", "of peak");
         for (String operands : new String[] {"l1", "l2", "block"}) {
-            Statistics kernel = statistics(results, "tiles", operands), fma = statistics(results, "fmaPeak", operands);
-            if (kernel == null || fma == null) {
-                continue;
+            for (String layout : new String[] {"steps", "rows"}) {
+                Statistics kernel = statistics(results, "tiles", operands, layout);
+                Statistics fma = statistics(results, "fmaPeak", operands, layout);
+                if (kernel != null && fma != null) {
+                    print(operands, layout, kernel, fma);
+                }
             }
-            int kc = depth(operands);
-            double flops = 2.0 * TILES * MR * NR * kc, peakFlops = PeakFlopsBenchmark.FLOPS_PER_OP;
-            double best = flops / kernel.getMin() / 1e6, median = flops / kernel.getPercentile(50) / 1e6;
-            double peakBest = peakFlops / fma.getMin() / 1e6, peakMedian = peakFlops / fma.getPercentile(50) / 1e6;
-            String what = (operands.equals("l1") ? "one tile, in L1" : "MC x NC block, B from L2") + ", kc " + kc;
-            System.out.printf("%-9s %-30s %8.1f %8.1f %7.0f%% %8.1f %8.1f %7.0f%%%n", operands, what,
-                    best, peakBest, 100 * best / peakBest, median, peakMedian, 100 * median / peakMedian);
         }
     }
 
-    private static Statistics statistics(Collection<RunResult> results, String method, String operands) {
-        return JmhRuns.statistics(results,
-                params -> params.getBenchmark().endsWith("." + method) && operands.equals(params.getParam("operands")));
+    private static void print(String operands, String layout, Statistics kernel, Statistics fma) {
+        int kc = depth(operands);
+        double flops = 2.0 * TILES * MR * NR * kc, peakFlops = PeakFlopsBenchmark.FLOPS_PER_OP;
+        double best = flops / kernel.getMin() / 1e6, median = flops / kernel.getPercentile(50) / 1e6;
+        double peakBest = peakFlops / fma.getMin() / 1e6, peakMedian = peakFlops / fma.getPercentile(50) / 1e6;
+        String what = (operands.equals("l1") ? "one tile, in L1" : "MC x NC block, B from L2") + ", kc " + kc;
+        System.out.printf("%-9s %-6s %-34s %8.1f %8.1f %7.0f%% %8.1f %8.1f %7.0f%%%n", operands, layout, what,
+                best, peakBest, 100 * best / peakBest, median, peakMedian, 100 * median / peakMedian);
+    }
+
+    private static Statistics statistics(Collection<RunResult> results, String method, String operands, String layout) {
+        return JmhRuns.statistics(results, params -> params.getBenchmark().endsWith("." + method)
+                && operands.equals(params.getParam("operands")) && layout.equals(params.getParam("layout")));
     }
 }

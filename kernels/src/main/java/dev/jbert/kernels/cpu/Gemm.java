@@ -13,7 +13,8 @@ import java.util.function.IntConsumer;
  * <pre>
  *   for p0 in k by KC:                      beta applies on the first k block, later ones add to C
  *     op(A)[:][p0:p0+kc] is packed whole    one panel (m x kc) shared by all threads, read from L3
- *                                           (a plain A: each task packs its MC rows, in the first j0's pass)
+ *                                           (a plain A: each task packs its MC rows, in the first j0's pass;
+ *                                           rows already KC apart are not packed at all, see below)
  *     for j0 in n by NC:                    op(B)[p0:p0+kc][j0:j0+nc] is packed: the B block (kc x nc,
  *                                           512-768 KiB) shared by all threads, kept in L2
  *       parallel for i0 in m by MC:         a task: MC rows of C (and a range of columns when m is small)
@@ -55,6 +56,12 @@ import java.util.function.IntConsumer;
  * +0% to +11% on the forwards and input gradients, attention unchanged. Spreading the A panel's
  * pieces among the tiles instead, or packing it as part of every task, ran no faster or slower.
  *
+ * <p>why a plain A whose rows are KC apart is read in place: a plain A's sliver is laid out by rows,
+ * KC floats apart ({@link GemmKernel}), so packing it copies each row's kc floats; where A's rows
+ * already lie KC apart (bert's [tokens][768] activations with a 48 KiB L1), A's whole slivers are
+ * that layout, and the tiles read them in A itself. Only a partial last sliver is packed, its
+ * missing rows as zeros. (See {@link GemmPacking#packAPlain} for what each step gained.)
+ *
  * <p>why each tile touches a piece of the next A sliver: an A panel larger than a B block cannot
  * stay in L2 beside it, so each B block's tiles read it back from L3, and the first tile of each row
  * of tiles used to wait for its sliver there (the tiles alone, on one thread: 4-13% slower with a
@@ -81,7 +88,7 @@ import java.util.function.IntConsumer;
  * identical for every thread count, and with SIMD on and off.
  *
  * <p>Packing buffers are per thread and allocated once: two B blocks, and A's panels, which grow to
- * the largest m x kc seen (a second one only where panels are packed ahead of their k block). One
+ * the largest panel seen (m x KC floats for a plain A) (a second one only where panels are packed ahead of their k block). One
  * instance serves one caller at a time.
  */
 public final class Gemm {
@@ -142,7 +149,7 @@ public final class Gemm {
         final float[] tile = new float[MR * NR];
         /**
          * op(A)'s panels (see GemmPacking.packAPlain and packATransposed), each for one k block: grown to
-         * the largest m * kc.
+         * the largest one needed.
          */
         final float[][] panels = {new float[0], new float[0]};
 
@@ -169,9 +176,30 @@ public final class Gemm {
             GemmPacking.packB(transB, b, bOffset, ldb, p0, kc, j0, nc, sliver, sliver + 1, dst, dstAt);
         }
 
-        /** Slivers [firstSliver, endSliver) of a plain A's panel for columns [p0, p0+kc), into {@code dst}. */
+        /**
+         * Whether a plain A's rows lie {@link GemmKernel#A_ROW_STRIDE} apart, as a sliver's rows do in
+         * the panel: then each whole sliver of the panel would be a copy of floats that already sit
+         * in that layout, so the tiles read those where they are, and only a last, partial sliver
+         * (fewer than MR rows left) is packed.
+         */
+        boolean aInPlace() {
+            return !transA && lda == GemmKernel.A_ROW_STRIDE;
+        }
+
+        /** Floats between the starts of two slivers of op(A)'s panel for blocks kc deep. */
+        int aSliverFloats(int kc) {
+            return transA ? GemmPacking.stride(MR, kc) : GemmPacking.rowsStride(MR);
+        }
+
+        /**
+         * Slivers [firstSliver, endSliver) of a plain A's panel for columns [p0, p0+kc), into {@code dst}
+         * (of those, only a partial last sliver when A is read in place).
+         */
         void packAPlain(int p0, int kc, int firstSliver, int endSliver, float[] dst) {
-            GemmPacking.packAPlain(a, aOffset, lda, m, p0, kc, firstSliver, endSliver, dst);
+            int first = aInPlace() ? Math.max(firstSliver, m / MR) : firstSliver;
+            if (first < endSliver) {
+                GemmPacking.packAPlain(a, aOffset, lda, m, p0, kc, first, endSliver, dst);
+            }
         }
 
         /**
@@ -290,7 +318,7 @@ public final class Gemm {
         boolean packPerTask = !transA && nChunks == 1;
         int aPieces = packPerTask ? 0 : threads == 1 ? 1 : Math.min(mSlivers, A_PIECES_PER_THREAD * threads);
         int panels = packPerTask ? 1 : Math.min(kBlocks, 2);
-        caller.reservePanels(panels, mSlivers * GemmPacking.stride(MR, kcStep));
+        caller.reservePanels(panels, mSlivers * operands.aSliverFloats(kcStep));
         float[][] blocksB = caller.blocksB;
         int[] blocksAt = {CacheLines.firstAlignedIndex(blocksB[0]), CacheLines.firstAlignedIndex(blocksB[1])};
         // the first B block and A panel; every later one is packed after the tiles before it
@@ -333,7 +361,7 @@ public final class Gemm {
                         if (packPerTask && jc == 0) {
                             operands.packAPlain(pc, kc, i0 / MR, Math.ceilDiv(iEnd, MR), panelA);
                         }
-                        macroKernel(workspaces.get(), panelA, kc, touchNext, packedB, packedAt, nc,
+                        macroKernel(workspaces.get(), operands, pc, panelA, kc, touchNext, packedB, packedAt, nc,
                                 i0, iEnd, chunk * slivers / chunks, (chunk + 1) * slivers / chunks,
                                 c, cOffset + jc, ldc, alpha, blockBeta, blockBias, biasOffset + jc);
                     }
@@ -344,29 +372,37 @@ public final class Gemm {
 
     /**
      * Rows [i0, iEnd) of C, B slivers [firstSliver, endSliver) of the block (from
-     * {@code packedB[packedAt]}) at C's column {@code cAt}, for one k block (kc deep): A sliver by A
-     * sliver from the panel, each tile touching a piece of the next sliver when {@code touchNext}.
+     * {@code packedB[packedAt]}) at C's column {@code cAt}, for the k block [p0, p0+kc): A sliver by
+     * A sliver from the panel (or from A itself, see {@link Operands#aInPlace}), each tile touching a
+     * piece of the next sliver when {@code touchNext}.
      * With a bias (the last k block of {@link #gemmPlusBias}), each finished tile gets its columns'
      * bias.
      */
-    private void macroKernel(Workspace own, float[] panelA, int kc, boolean touchNext, float[] packedB, int packedAt,
-                             int nc, int i0, int iEnd, int firstSliver, int endSliver, float[] c, int cAt, int ldc,
-                             float alpha, float beta, float[] bias, int biasAt) {
+    private void macroKernel(Workspace own, Operands operands, int p0, float[] panelA, int kc, boolean touchNext,
+                             float[] packedB, int packedAt, int nc, int i0, int iEnd, int firstSliver, int endSliver,
+                             float[] c, int cAt, int ldc, float alpha, float beta, float[] bias, int biasAt) {
+        boolean byRows = !operands.transA();
+        int sliverFloats = operands.aSliverFloats(kc), m = operands.m();
+        // a touch piece: TOUCH_STEP steps of each sliver row by steps, TOUCH_STEP rows by rows
+        int touchPiece = GemmKernel.TOUCH_STEP * (byRows ? GemmKernel.A_ROW_STRIDE : kc);
         for (int r = i0; r < iEnd; r += MR) {
-            int rows = Math.min(MR, iEnd - r), aAt = r / MR * GemmPacking.stride(MR, kc);
-            boolean touch = touchNext && r + MR < iEnd;  // this task's next sliver, already packed
+            boolean inPlace = operands.aInPlace() && r + MR <= m;
+            float[] ap = inPlace ? operands.a() : panelA;
+            int rows = Math.min(MR, iEnd - r);
+            int aAt = inPlace ? operands.aOffset() + r * operands.lda() + p0 : r / MR * sliverFloats;
+            // this task's next sliver, already packed (or in place), and in the same array as this one
+            boolean touch = touchNext && r + MR < iEnd && (!inPlace || r + 2 * MR <= m);
             for (int s = firstSliver * NR; s < Math.min(nc, endSliver * NR); s += NR) {
                 int bAt = packedAt + s / NR * GemmPacking.stride(NR, kc);
                 int cols = Math.min(NR, nc - s), at = cAt + r * ldc + s;
                 if (simd) {
-                    // the next sliver in pieces of TOUCH_STEP * kc floats, one a tile, round robin
+                    // the next sliver in pieces, one a tile, round robin
                     int pieces = MR / GemmKernel.TOUCH_STEP, piece = (s / NR - firstSliver) % pieces;
-                    int touchAt = touch ? aAt + GemmPacking.stride(MR, kc) + piece * GemmKernel.TOUCH_STEP * kc
-                            : aAt;
-                    GemmKernel.tile(kc, panelA, aAt, packedB, bAt, c, at, ldc, rows, cols,
+                    int touchAt = touch ? aAt + sliverFloats + piece * touchPiece : aAt;
+                    GemmKernel.tile(kc, ap, aAt, byRows, packedB, bAt, c, at, ldc, rows, cols,
                             alpha, beta, own.tile, touchAt);
                 } else {
-                    GemmKernel.tileScalar(kc, panelA, aAt, packedB, bAt, c, at, ldc, rows, cols,
+                    GemmKernel.tileScalar(kc, ap, aAt, byRows, packedB, bAt, c, at, ldc, rows, cols,
                             alpha, beta, own.tile);
                 }
                 for (int i = 0; bias != null && i < rows; i++) {

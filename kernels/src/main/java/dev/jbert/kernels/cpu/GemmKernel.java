@@ -23,6 +23,17 @@ import jdk.incubator.vector.VectorSpecies;
  * in the benchmarks module, measures it as it is). NR follows the lane count; with 256-bit vectors
  * and 16 registers (AVX2) this shape would spill, and a 6 x 2 kernel would be the one to add.
  *
+ * <p>An A sliver comes in one of two layouts, whichever its source packs into by copying ({@link
+ * GemmPacking}), so there are two k loops, the same but for how they address A:
+ * <pre>
+ *   by steps (a transposed A, stored [k][m]):  a[p][r] at aAt + p * MR + r         (sliver: kc x MR)
+ *   by rows  (a plain A, stored [m][k]):       a[p][r] at aAt + r * A_ROW_STRIDE + p (sliver: MR rows)
+ * </pre>
+ * Each loop needs its layout's offsets as constants: with the step or the row stride as a
+ * parameter, C2 computes the 12 offsets every step (17 scalar instructions a step instead of 10;
+ * see {@link #accumulateSteps}), and a method this large is not inlined, so its callers cannot
+ * make a parameter constant either.
+ *
  * <p>The scalar twin ({@link #tileScalar}) does the same FMAs in the same order, one lane at a time,
  * so SIMD on and off give bitwise-identical results. Both write back through the same formulas.
  */
@@ -39,6 +50,13 @@ final class GemmKernel {
      */
     static final int TOUCH_STEP = 2;
     /**
+     * Floats between the rows of an A sliver laid out by rows: the packed block's depth, so that a
+     * plain A whose rows are that far apart (a [m][768] activation, where KC is 768) is its own
+     * panel, read in place ({@link Gemm}). (Gemm's initialization reads no field of this class
+     * that is not a compile-time constant, so this one can read Gemm's.)
+     */
+    static final int A_ROW_STRIDE = Gemm.KC;
+    /**
      * The sum of the floats the k loop last read from {@code touchAt}, stored so that the JIT cannot
      * drop those reads as unused. Written by every GEMM thread, read by no one.
      */
@@ -49,9 +67,9 @@ final class GemmKernel {
 
     /**
      * C[rows][cols] at {@code c[cAt]} (row stride ldc) = alpha * A-sliver . B-sliver + beta * C, for
-     * rows <= MR and cols <= NR. The A sliver starts at {@code ap[aAt]}, MR floats per p; the B
-     * sliver at {@code bp[bAt]}, NR floats per p, on a cache line where the array's address is known
-     * (see {@link Gemm}).
+     * rows <= MR and cols <= NR. The A sliver starts at {@code ap[aAt]}, laid out by rows when
+     * {@code byRows}, else by steps (see the class comment); the B sliver at {@code bp[bAt]}, NR
+     * floats per p, on a cache line where the array's address is known (see {@link Gemm}).
      *
      * <p>The k loop also reads one float a step of {@code ap}, {@link #TOUCH_STEP} floats apart from
      * {@code touchAt} on, and drops it: a software prefetch, since Java has none. {@link Gemm} points
@@ -67,15 +85,16 @@ final class GemmKernel {
      * call are boxed (that cost 50x). A partial tile is computed whole
      * (packing pads with zeros) and only its valid part is written.
      */
-    static void tile(int kc, float[] ap, int aAt, float[] bp, int bAt,
+    static void tile(int kc, float[] ap, int aAt, boolean byRows, float[] bp, int bAt,
                      float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta, float[] tile, int touchAt) {
-        lastTouched = accumulate(kc, ap, aAt, bp, bAt, tile, touchAt);
+        lastTouched = byRows ? accumulateRows(kc, ap, aAt, bp, bAt, tile, touchAt)
+                : accumulateSteps(kc, ap, aAt, bp, bAt, tile, touchAt);
         writeBack(tile, c, cAt, ldc, rows, cols, alpha, beta);
     }
 
     /**
-     * tile[MR][NR] = A-sliver . B-sliver, the k loop itself; returns the sum of the floats it
-     * touched (see {@link #tile}).
+     * tile[MR][NR] = A-sliver . B-sliver for a sliver laid out by steps, the k loop itself; returns
+     * the sum of the floats it touched (see {@link #tile}).
      *
      * <p>why the loop runs over A's index, with B's beside it, and why this is a method
      * of its own: the JIT then keeps a counted loop with a constant step (MR), drops A's range checks,
@@ -93,7 +112,7 @@ final class GemmKernel {
      * The constant step is why A is always packed: a transposed A read in place (rows lda apart)
      * needed the step as a parameter.
      */
-    private static float accumulate(int kc, float[] ap, int aAt, float[] bp, int bAt, float[] tile, int touchAt) {
+    private static float accumulateSteps(int kc, float[] ap, int aAt, float[] bp, int bAt, float[] tile, int touchAt) {
         FloatVector zero = FloatVector.zero(SPECIES);
         float touched = 0;
         FloatVector c0_0 = zero, c0_1 = zero, c1_0 = zero, c1_1 = zero, c2_0 = zero, c2_1 = zero, c3_0 = zero, c3_1 = zero;
@@ -167,14 +186,96 @@ final class GemmKernel {
         return touched;
     }
 
-    /** The same tile with plain float FMAs: the "SIMD off" reference. */
-    static void tileScalar(int kc, float[] ap, int aAt, float[] bp, int bAt,
+    /**
+     * The same for a sliver laid out by rows: row r's step p at {@code ap[aAt + r * A_ROW_STRIDE + p]}.
+     * The 12 broadcasts read 12 rows, each a line every 16 steps; their offsets from the loop's
+     * index are constants, so C2 folds them into the loads' displacements and drops A's range
+     * checks as it does for the other layout. Measured as part of whole GEMMs (see
+     * {@link GemmPacking#packAPlain}, which this layout makes a copy).
+     */
+    private static float accumulateRows(int kc, float[] ap, int aAt, float[] bp, int bAt, float[] tile, int touchAt) {
+        FloatVector zero = FloatVector.zero(SPECIES);
+        float touched = 0;
+        FloatVector c0_0 = zero, c0_1 = zero, c1_0 = zero, c1_1 = zero, c2_0 = zero, c2_1 = zero, c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero, c5_0 = zero, c5_1 = zero, c6_0 = zero, c6_1 = zero, c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero, c9_0 = zero, c9_1 = zero, c10_0 = zero, c10_1 = zero, c11_0 = zero, c11_1 = zero;
+        for (int a = aAt, end = aAt + kc, b = bAt, t = touchAt; a < end; a++, b += NR, t += TOUCH_STEP) {
+            touched += ap[t];
+            FloatVector b0 = FloatVector.fromArray(SPECIES, bp, b);
+            FloatVector b1 = FloatVector.fromArray(SPECIES, bp, b + LANES);
+            FloatVector a0 = FloatVector.broadcast(SPECIES, ap[a + 0 * A_ROW_STRIDE]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(SPECIES, ap[a + 1 * A_ROW_STRIDE]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(SPECIES, ap[a + 2 * A_ROW_STRIDE]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(SPECIES, ap[a + 3 * A_ROW_STRIDE]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(SPECIES, ap[a + 4 * A_ROW_STRIDE]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(SPECIES, ap[a + 5 * A_ROW_STRIDE]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(SPECIES, ap[a + 6 * A_ROW_STRIDE]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+            FloatVector a7 = FloatVector.broadcast(SPECIES, ap[a + 7 * A_ROW_STRIDE]);
+            c7_0 = a7.fma(b0, c7_0);
+            c7_1 = a7.fma(b1, c7_1);
+            FloatVector a8 = FloatVector.broadcast(SPECIES, ap[a + 8 * A_ROW_STRIDE]);
+            c8_0 = a8.fma(b0, c8_0);
+            c8_1 = a8.fma(b1, c8_1);
+            FloatVector a9 = FloatVector.broadcast(SPECIES, ap[a + 9 * A_ROW_STRIDE]);
+            c9_0 = a9.fma(b0, c9_0);
+            c9_1 = a9.fma(b1, c9_1);
+            FloatVector a10 = FloatVector.broadcast(SPECIES, ap[a + 10 * A_ROW_STRIDE]);
+            c10_0 = a10.fma(b0, c10_0);
+            c10_1 = a10.fma(b1, c10_1);
+            FloatVector a11 = FloatVector.broadcast(SPECIES, ap[a + 11 * A_ROW_STRIDE]);
+            c11_0 = a11.fma(b0, c11_0);
+            c11_1 = a11.fma(b1, c11_1);
+        }
+        c0_0.intoArray(tile, 0 * NR);
+        c0_1.intoArray(tile, 0 * NR + LANES);
+        c1_0.intoArray(tile, 1 * NR);
+        c1_1.intoArray(tile, 1 * NR + LANES);
+        c2_0.intoArray(tile, 2 * NR);
+        c2_1.intoArray(tile, 2 * NR + LANES);
+        c3_0.intoArray(tile, 3 * NR);
+        c3_1.intoArray(tile, 3 * NR + LANES);
+        c4_0.intoArray(tile, 4 * NR);
+        c4_1.intoArray(tile, 4 * NR + LANES);
+        c5_0.intoArray(tile, 5 * NR);
+        c5_1.intoArray(tile, 5 * NR + LANES);
+        c6_0.intoArray(tile, 6 * NR);
+        c6_1.intoArray(tile, 6 * NR + LANES);
+        c7_0.intoArray(tile, 7 * NR);
+        c7_1.intoArray(tile, 7 * NR + LANES);
+        c8_0.intoArray(tile, 8 * NR);
+        c8_1.intoArray(tile, 8 * NR + LANES);
+        c9_0.intoArray(tile, 9 * NR);
+        c9_1.intoArray(tile, 9 * NR + LANES);
+        c10_0.intoArray(tile, 10 * NR);
+        c10_1.intoArray(tile, 10 * NR + LANES);
+        c11_0.intoArray(tile, 11 * NR);
+        c11_1.intoArray(tile, 11 * NR + LANES);
+        return touched;
+    }
+
+    /** The same tile with plain float FMAs, either layout of A: the "SIMD off" reference. */
+    static void tileScalar(int kc, float[] ap, int aAt, boolean byRows, float[] bp, int bAt,
                            float[] c, int cAt, int ldc, int rows, int cols, float alpha, float beta, float[] tile) {
+        int stepApart = byRows ? 1 : MR, rowsApart = byRows ? A_ROW_STRIDE : 1;
         Arrays.fill(tile, 0f);
         for (int p = 0; p < kc; p++) {
-            int b = bAt + p * NR, a = aAt + p * MR;
+            int b = bAt + p * NR;
             for (int i = 0; i < MR; i++) {
-                float ai = ap[a + i];
+                float ai = ap[aAt + p * stepApart + i * rowsApart];
                 for (int j = 0; j < NR; j++) {
                     tile[i * NR + j] = Math.fma(ai, bp[b + j], tile[i * NR + j]);
                 }

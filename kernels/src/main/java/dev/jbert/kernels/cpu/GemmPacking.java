@@ -5,24 +5,31 @@ import static dev.jbert.kernels.cpu.GemmKernel.NR;
 import static dev.jbert.kernels.cpu.GemmKernel.LANES;
 import static dev.jbert.kernels.cpu.GemmKernel.SPECIES;
 
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 
 /**
  * Copies blocks of op(A) and op(B) into the order the microkernel reads them, so it streams through
  * contiguous memory whatever the operands' layout. The transposes are handled here, which is why one
- * microkernel serves all four transpose combinations.
+ * microkernel (in two layouts of A, see {@link GemmKernel}) serves all four transpose combinations.
  *
  * <pre>
- *   packed A block (mc x kc): slivers of MR rows;    sliver s holds  a[p][r] at s*stride(MR, kc) + p*MR + r
+ *   packed A block (m x kc): slivers of MR rows
+ *     a transposed A, by steps:  sliver s holds a[p][r] at s*stride(MR, kc) + p*MR + r
+ *     a plain A, by rows:        sliver s holds a[p][r] at s*rowsStride(MR) + r*A_ROW_STRIDE + p
  *   packed B block (kc x nc): slivers of NR columns; sliver s holds  b[p][j] at s*stride(NR, kc) + p*NR + j
  * </pre>
- * A last, partial sliver is padded with zeros, so the microkernel always computes whole tiles.
+ * Each A layout is the one its source is copied into without a transpose: a transposed A holds each
+ * step as a row (12 floats of it make a step of a sliver), a plain A each of op(A)'s rows (kc floats
+ * of it make a row of a sliver). A last, partial sliver is padded with zeros, so the microkernel
+ * always computes whole tiles.
  * Blocks are written to float arrays: A's panel from its first element, B's block from the one
  * that starts a cache line (see {@link Gemm}).
  *
  * <p>why arrays, not memory segments: every vector store into a segment, on or off the heap, ran at
- * about half the speed of the same store into an array (16 x 16 transposes of a plain A in L2, one
+ * about half the speed of the same store into an array (16 x 16 transposes of a plain A in L2, when a
+ * plain A was still packed that way, one
  * thread: 0.19 ns a float into an array, 0.32-0.35 into a segment; vector copies of a transposed A:
  * 0.13 against 0.25-0.27). Attention's context and dQ GEMMs, whose packing of A takes a third of
  * their time, ran 12-15% faster (2 threads, old and new builds alternating in one JVM against
@@ -52,7 +59,7 @@ final class GemmPacking {
      * on (measured when it only gathered): 128 steps
      * of a 32-row B sliver are 16 KiB, so the touched lines are still in L1 when the gathers reach
      * them; touching all kc steps first (96 KiB at kc 768) evicted the first ones again. Measured on
-     * the FFN-down forward (3072 x 768 x 3072, 2 threads): packing A 2.8 -> 2.4 ms a call, B 0.89 ->
+     * the FFN-down forward (3072 x 768 x 3072, 2 threads), when its plain A was packed this way too: packing A 2.8 -> 2.4 ms a call, B 0.89 ->
      * 0.84; whole calls, old and new builds alternating in one JVM, +2% and +5% by median calls
      * (the attention output's forward, 3072 x 768 x 768: -0.3% and +4%). No touch at all packed that
      * A as fast (2.4 ms: each gather asks for its rows' lines at once too), but ran attention's
@@ -81,15 +88,42 @@ final class GemmPacking {
 
     private GemmPacking() {}
 
+    /** Floats between the starts of two slivers laid out by rows ({@code width} rows). */
+    static int rowsStride(int width) {
+        return width * GemmKernel.A_ROW_STRIDE;
+    }
+
     /**
      * Slivers [firstSliver, endSliver) of the {@code size} rows of a plain A (m x k, stored [m][k],
-     * row i at {@code a[at + i * lda]}) for columns [p0, p0+kc), sliver s at
-     * {@code dst[s * stride(MR, kc)]}. Threads share the packing of a plain A's panel by taking ranges
-     * of slivers, a transposed A's by taking ranges of steps ({@link #packATransposed}).
+     * row i at {@code a[at + i * lda]}) for columns [p0, p0+kc), laid out by rows: sliver s at
+     * {@code dst[s * rowsStride(MR)]}, its row r kc floats from {@code A_ROW_STRIDE * r} on; a
+     * partial sliver's missing rows are zeros. Each row is one {@code System.arraycopy}. Threads share
+     * the packing of a plain A's panel by taking ranges of slivers, a transposed A's by taking ranges
+     * of steps ({@link #packATransposed}).
+     *
+     * <p>why by rows: laid out by steps, as a transposed A is, a plain A had to be transposed, 16 x 16
+     * floats at a time in registers ({@link RegisterTranspose}), and that bound its packing: 0.234
+     * ns a float with the rows in L2, 0.13 for the transposes alone. Copied by rows, and read in
+     * place where A's rows already lie {@code A_ROW_STRIDE} apart (the [m][768] activations that
+     * the QKV, attention-output and FFN-up forwards and the attention output's and FFN-down's input
+     * gradients read). Measured (2 threads, old and new builds alternating in one JVM against OpenBLAS,
+     * median calls; {@code benchmarks/results/Gemm-probes-2026-11-28-0840.txt}): packed by rows, the
+     * forwards, input gradients and attention's GEMMs with a plain A +0% to +11% but one (-0.7%); read
+     * in place, the three forwards with k = 768 a further +3% to +6%, +4% to +11% over packing by
+     * steps (the FFN-down input gradient -1% to -1.5%, within the noise). A transposed A packed by rows,
+     * through 16 x 16 transposes, made the weight gradients 2-4% slower, so it keeps the layout by
+     * steps.
      */
     static void packAPlain(float[] a, int at, int lda, int size, int p0, int kc, int firstSliver, int endSliver,
                            float[] dst) {
-        acrossRows(a, at, lda, p0, kc, firstSliver * MR, Math.min(size, endSliver * MR), size, MR, dst, 0);
+        for (int i = firstSliver * MR; i < endSliver * MR; i++) {
+            int to = i / MR * rowsStride(MR) + i % MR * GemmKernel.A_ROW_STRIDE;
+            if (i < size) {
+                System.arraycopy(a, at + i * lda + p0, dst, to, kc);
+            } else {
+                Arrays.fill(dst, to, to + kc, 0f);
+            }
+        }
     }
 
     /**
@@ -178,8 +212,8 @@ final class GemmPacking {
 
     /**
      * The same when the source holds each position as a row, step p of position j at
-     * {@code src[at + j * ld + p]} (a plain A, a transposed B): a transposing copy. With 16-lane
-     * vectors, a group of 12 or 16 positions (an A sliver, half a B sliver) that lies inside the block
+     * {@code src[at + j * ld + p]} (a transposed B): a transposing copy. With 16-lane vectors, a group
+     * of 16 positions (half a B sliver) that lies inside the block
      * goes 16 steps at a time through {@link RegisterTranspose}. The rest (partial slivers, the last
      * steps of a pass, narrower vectors) is gathered: each step of a vector's worth of positions is
      * one gather, rows ld apart, and one store; positions past the block's edge are masked off
@@ -195,10 +229,10 @@ final class GemmPacking {
                 int qEnd = Math.min(kc, q + GATHER_STEPS);
                 touchRows(src, at + p0 + q, ld, s, count, qEnd - q);  // these steps of the sliver's rows
                 for (int j = 0; j < width; j += LANES) {
-                    int row = at + (s + j) * ld + p0, group = Math.min(LANES, width - j), p = q;
-                    if (RegisterTranspose.AVAILABLE && j + group <= count) {
+                    int row = at + (s + j) * ld + p0, p = q;
+                    if (RegisterTranspose.AVAILABLE && j + RegisterTranspose.SIZE <= count) {
                         for (; p + RegisterTranspose.SIZE <= qEnd; p += RegisterTranspose.SIZE) {
-                            RegisterTranspose.transpose(src, row, ld, group, p, dst, d + p * width + j, width);
+                            RegisterTranspose.transpose(src, row, ld, p, dst, d + p * width + j, width);
                         }
                     }
                     gather(src, row, ld, p, qEnd, j, count, width, rows, dst, d);
@@ -233,7 +267,7 @@ final class GemmPacking {
      * Reads one float of each cache line of floats [at, at+count) of rows firstRow .. firstRow+rows
      * of {@code src}, rows {@code ld} apart, row by row: a software prefetch, since Java has none.
      * A packing pass reads its rows piecemeal (alongRows: 12 or 32 floats of each of 16 rows in
-     * turn, rows kilobytes apart; acrossRows: 16 floats of each of 12 or 16 rows per transpose, one
+     * turn, rows kilobytes apart; acrossRows: 16 floats of each of 16 rows per transpose, one
      * float of each per gather), a pattern
      * the hardware prefetchers do not follow, so when the operand is not in cache every piece waits
      * for memory in turn. Touched first, row by row, the lines are all requested at once and the

@@ -7,10 +7,10 @@ import jdk.incubator.vector.FloatVector;
 
 /**
  * A 16 x 16 block of floats transposed in registers, with 16-lane (AVX-512) vectors: how
- * {@link GemmPacking} packs a plain A and a transposed B, whose rows become the steps of a sliver.
+ * {@link GemmPacking} packs a transposed B, whose rows become the steps of a sliver.
  *
  * <pre>
- *   in:  v[i] = src[row + i*ld + p .. +16)                    source row i (i < rows; the others zeros)
+ *   in:  v[i] = src[row + i*ld + p .. +16)                    source row i
  *   out: dst[to + t*width .. +16) = v[0][t], v[1][t], ..., v[15][t]    step p+t: lane i from row i
  * </pre>
  *
@@ -21,7 +21,7 @@ import jdk.incubator.vector.FloatVector;
  * one {@code vpermi2ps}: 64 of them for 256 floats, beside 16 loads and 16 stores.
  *
  * <p>why not gathers (one per step, a lane per row, as on narrower vectors): on a Zen 5 a 16-lane
- * gather costs about two cycles a float, and packing a plain A took half of attention's context
+ * gather costs about two cycles a float, and packing a plain A (then packed this way too) took half of attention's context
  * GEMM (with A's packing skipped, a timing-only build, it ran 2.1x as fast) and 16% of the FFN-up
  * input gradient. Packing a plain A, one thread, in L2: 0.41-0.51 ns a float with gathers,
  * 0.26-0.40 transposed in registers. Whole GEMMs (2 threads, old and new builds alternating in one
@@ -60,12 +60,10 @@ final class RegisterTranspose {
     }
 
     /**
-     * Steps [p, p+16) of source rows 0 .. rows-1 (12 or 16; rows past them read as zeros), row i
-     * from {@code src[row + i * ld]}, into {@code dst}: step p+t at float {@code to + t * width}, as
-     * 16 lanes. With fewer than 16 rows a step's last lanes are zeros that run into the next step
-     * (or, after a sliver's last, into the gap between slivers), which is written after this one.
+     * Steps [p, p+16) of source rows 0 .. 15, row i from {@code src[row + i * ld]}, into {@code dst}:
+     * step p+t at float {@code to + t * width}, as 16 lanes.
      */
-    static void transpose(float[] src, int row, int ld, int rows, int p, float[] dst, int to, int width) {
+    static void transpose(float[] src, int row, int ld, int p, float[] dst, int to, int width) {
         // (loads and stores written out: a helper taking or returning vectors, if not inlined, boxes them)
         int at = row + p;
         FloatVector v0 = FloatVector.fromArray(SPECIES, src, at), v1 = FloatVector.fromArray(SPECIES, src, at + ld);
@@ -74,13 +72,8 @@ final class RegisterTranspose {
         FloatVector v6 = FloatVector.fromArray(SPECIES, src, at + 6 * ld), v7 = FloatVector.fromArray(SPECIES, src, at + 7 * ld);
         FloatVector v8 = FloatVector.fromArray(SPECIES, src, at + 8 * ld), v9 = FloatVector.fromArray(SPECIES, src, at + 9 * ld);
         FloatVector v10 = FloatVector.fromArray(SPECIES, src, at + 10 * ld), v11 = FloatVector.fromArray(SPECIES, src, at + 11 * ld);
-        FloatVector zero = FloatVector.zero(SPECIES), v12 = zero, v13 = zero, v14 = zero, v15 = zero;  // an A sliver: 12 rows
-        if (rows == SIZE) {
-            v12 = FloatVector.fromArray(SPECIES, src, at + 12 * ld);
-            v13 = FloatVector.fromArray(SPECIES, src, at + 13 * ld);
-            v14 = FloatVector.fromArray(SPECIES, src, at + 14 * ld);
-            v15 = FloatVector.fromArray(SPECIES, src, at + 15 * ld);
-        }
+        FloatVector v12 = FloatVector.fromArray(SPECIES, src, at + 12 * ld), v13 = FloatVector.fromArray(SPECIES, src, at + 13 * ld);
+        FloatVector v14 = FloatVector.fromArray(SPECIES, src, at + 14 * ld), v15 = FloatVector.fromArray(SPECIES, src, at + 15 * ld);
         FloatVector t;
         // blocks of 8: rows i and i + 8
         t = LOW_8.selectFrom(v0, v8); v8 = HIGH_8.selectFrom(v0, v8); v0 = t;
@@ -118,7 +111,7 @@ final class RegisterTranspose {
         t = LOW_1.selectFrom(v10, v11); v11 = HIGH_1.selectFrom(v10, v11); v10 = t;
         t = LOW_1.selectFrom(v12, v13); v13 = HIGH_1.selectFrom(v12, v13); v12 = t;
         t = LOW_1.selectFrom(v14, v15); v15 = HIGH_1.selectFrom(v14, v15); v14 = t;
-        // now v_t is step p + t, in order, so that each step's spill is overwritten by the next
+        // now v_t is step p + t
         v0.intoArray(dst, to + 0 * width);
         v1.intoArray(dst, to + 1 * width);
         v2.intoArray(dst, to + 2 * width);

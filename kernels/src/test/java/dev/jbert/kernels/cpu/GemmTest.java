@@ -165,6 +165,41 @@ class GemmTest {
         check(true, false, 4 * Gemm.MC, Gemm.NC + 1, Gemm.KC + 9, 1f, 1f, 18);
     }
 
+    /**
+     * A plain A whose rows are KC apart is read in place, all but a partial last sliver (see
+     * Gemm.Operands.aInPlace): dense with k = KC, at sizes that end on a partial sliver, on whole
+     * ones, with the columns split among tasks, and with no whole sliver at all.
+     */
+    @Test
+    void aPlainAWithRowsKcApartIsReadInPlace() {
+        check(false, true, 2 * Gemm.MC + 7, Gemm.NC + GemmKernel.NR + 3, Gemm.KC, 1f, 0.5f, 19);
+        check(false, false, 4 * Gemm.MC, Gemm.NC + 1, Gemm.KC, 1f, 0f, 20);
+        check(false, false, GemmKernel.MR + 5, 2 * Gemm.NC + 5, Gemm.KC, 1f, 1f, 21);
+        check(false, true, 5, 40, Gemm.KC, 1f, 0f, 22);
+    }
+
+    /**
+     * The same when A's rows are KC apart but k is smaller (attention's heads, read in a [tokens][768]
+     * matrix): in place and packed from a dense copy, the sums are bitwise the same.
+     */
+    @Test
+    void aPlainAReadInPlaceSumsAsWhenPacked() {
+        SplittableRandom random = new SplittableRandom(23);
+        int m = 3 * GemmKernel.MR + 4, n = 50, k = 70, lda = Gemm.KC;
+        float[] strided = random(random, m * lda), dense = new float[m * k], b = random(random, k * n);
+        for (int i = 0; i < m; i++) {
+            System.arraycopy(strided, i * lda, dense, i * k, k);
+        }
+        Gemm gemm = new Gemm(ONE, true);
+        for (boolean transB : new boolean[] {false, true}) {
+            float[] inPlace = new float[m * n], packed = new float[m * n];
+            gemm.gemmOnThisThread(false, transB, m, n, k, 1f, strided, 0, lda, b, 0, transB ? k : n, 0f, inPlace, 0, n);
+            gemm.gemmOnThisThread(false, transB, m, n, k, 1f, dense, 0, k, b, 0, transB ? k : n, 0f, packed, 0, n);
+            assertClose(new Operand(dense, 0, false, m, k), new Operand(b, 0, transB, k, n), 1f, 0f, packed, 0, packed);
+            assertArrayEquals(packed, inPlace, "transB=" + transB);
+        }
+    }
+
     @Test
     void batchedMatchesOneAtATime() {
         int m = 23, n = 40, k = 19;
