@@ -88,8 +88,8 @@ import java.util.function.IntConsumer;
  * identical for every thread count, and with SIMD on and off.
  *
  * <p>Packing buffers are per thread and allocated once: two B blocks, and A's panels, which grow to
- * the largest panel seen (m x KC floats for a plain A) (a second one only where panels are packed ahead of their k block). One
- * instance serves one caller at a time.
+ * the largest panel seen, m x KC floats for a plain A (a second one only where panels are packed
+ * ahead of their k block). One instance serves one caller at a time.
  */
 public final class Gemm {
     /** Rows of C per task: 16 slivers of MR. */
