@@ -32,7 +32,9 @@ import jdk.incubator.vector.VectorSpecies;
  * Each loop needs its layout's offsets as constants: with the step or the row stride as a
  * parameter, C2 computes the 12 offsets every step (17 scalar instructions a step instead of 10;
  * see {@link #accumulateSteps}), and a method this large is not inlined, so its callers cannot
- * make a parameter constant either.
+ * make a parameter constant either. One loop that loads the 12 floats of A in a branch on the
+ * layout, each branch with constant offsets, ran the GEMMs whose A is by rows 2-8% slower by median
+ * calls ({@code benchmarks/results/Gemm-probes-2026-11-28-0840.txt}, section 10).
  *
  * <p>The scalar twin ({@link #tileScalar}) does the same FMAs in the same order, one lane at a time,
  * so SIMD on and off give bitwise-identical results. Both write back through the same formulas.
